@@ -1,0 +1,1 @@
+"""sampleChop's chopping engine, its command line and its HTTP service."""

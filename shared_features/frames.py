@@ -1,0 +1,48 @@
+"""Per-frame features from a CQT magnitude: the bin sum, context windows, an onset envelope, unit conversions."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+
+def frames_to_seconds(frames: np.ndarray | int, hop_length: int, sample_rate: int) -> np.ndarray:
+    """Frame indices to seconds (frame ``i`` is centred at ``i * hop_length`` samples)."""
+    return np.asarray(frames, dtype=np.float64) * hop_length / sample_rate
+
+
+def seconds_to_frames(times_s: np.ndarray | float, hop_length: int, sample_rate: int) -> np.ndarray:
+    """Seconds to the nearest frame index."""
+    return np.rint(np.asarray(times_s, dtype=np.float64) * sample_rate / hop_length).astype(np.int64)
+
+
+def summed_cqt(cqt: np.ndarray, *, log_compress: bool = False) -> np.ndarray:
+    """Sum a (bins, frames) magnitude over its bins: one value per frame, float32."""
+    per_frame = cqt.sum(axis=0, dtype=np.float64)
+    if log_compress:
+        per_frame = np.log1p(per_frame)
+    return per_frame.astype(np.float32)
+
+
+def context_windows(per_frame: np.ndarray, context_frames: int) -> np.ndarray:
+    """Each frame with ``context_frames`` before and after it, z-scored per window.
+
+    Returns shape (frames, 2 * context_frames + 1), float32. The edges are padded by repeating the first and last
+    value, so every frame of the record gets a window. A flat window (silence) z-scores to zeros.
+    """
+    padded = np.pad(per_frame.astype(np.float32), context_frames, mode="edge")
+    windows = sliding_window_view(padded, 2 * context_frames + 1).astype(np.float32)
+    mean = windows.mean(axis=1, keepdims=True)
+    std = windows.std(axis=1, keepdims=True)
+    scale = np.where(std > 1e-6 * (np.abs(mean) + 1e-12), std, np.inf).astype(np.float32)
+    return np.ascontiguousarray((windows - mean) / scale, dtype=np.float32)
+
+
+def onset_envelope(cqt: np.ndarray) -> np.ndarray:
+    """Spectral flux of a (bins, frames) magnitude: the rise in log magnitude into each frame, summed over bins.
+
+    Shape (frames,), float32; frame 0 is 0. Peaks mark note and drum onsets.
+    """
+    log_magnitude = np.log1p(100.0 * cqt)
+    flux = np.maximum(np.diff(log_magnitude, axis=1), 0.0).sum(axis=0)
+    return np.concatenate([[0.0], flux]).astype(np.float32)

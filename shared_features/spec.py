@@ -1,0 +1,84 @@
+"""The feature spec: every number that decides what a model sees, under one version.
+
+A model records the spec it was trained on (in its model card); the service refuses a model whose spec differs
+from :data:`FEATURE_SPEC`. Change any field here and bump ``version``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import librosa
+import numpy as np
+
+from shared_features.frames import context_windows, summed_cqt
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """What the model's input is made of.
+
+    - ``sample_rate``: analysis rate in Hz; every record is decoded to mono at this rate.
+    - ``hop_length``: samples between analysis frames (one frame = hop_length / sample_rate seconds).
+    - ``fmin_hz``, ``n_bins``, ``bins_per_octave``: the constant-Q transform's lowest bin and size.
+    - ``context_frames``: frames of context on each side; a model input has ``2 * context_frames + 1`` values.
+    - ``log_compress``: whether the per-frame CQT sum is log-compressed before windowing.
+    """
+
+    version: str = "1"
+    sample_rate: int = 44_100
+    hop_length: int = 256
+    fmin_hz: float = 87.30705785825097  # F2, as in the original sampleChop
+    n_bins: int = 48
+    bins_per_octave: int = 12
+    context_frames: int = 30
+    log_compress: bool = False
+
+    @property
+    def window_width(self) -> int:
+        """Values per model input (frames in one context window)."""
+        return 2 * self.context_frames + 1
+
+    @property
+    def frame_duration_s(self) -> float:
+        return self.hop_length / self.sample_rate
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> FeatureSpec:
+        known = {field.name for field in fields(cls)}
+        return cls(**{key: value for key, value in values.items() if key in known})
+
+
+FEATURE_SPEC = FeatureSpec()
+FEATURE_VERSION = FEATURE_SPEC.version
+
+
+def cqt_magnitude(mono: np.ndarray, spec: FeatureSpec = FEATURE_SPEC) -> np.ndarray:
+    """Constant-Q magnitude of a mono analysis signal: shape (n_bins, frames), float32.
+
+    Frame ``i`` is centred on sample ``i * hop_length`` (time ``i * hop_length / sample_rate`` seconds).
+    """
+    cqt = librosa.cqt(
+        mono,
+        sr=spec.sample_rate,
+        hop_length=spec.hop_length,
+        fmin=spec.fmin_hz,
+        n_bins=spec.n_bins,
+        bins_per_octave=spec.bins_per_octave,
+    )
+    return np.abs(cqt).astype(np.float32)
+
+
+def record_features(mono: np.ndarray, spec: FeatureSpec = FEATURE_SPEC) -> tuple[np.ndarray, np.ndarray]:
+    """The model inputs of every frame of a record, and the CQT they came from.
+
+    Returns ``(windows, cqt)``: windows has shape (frames, window_width), float32, one row per frame;
+    cqt has shape (n_bins, frames) and is kept for the harmonic spectrogram and onset envelope.
+    """
+    cqt = cqt_magnitude(mono, spec)
+    per_frame = summed_cqt(cqt, log_compress=spec.log_compress)
+    return context_windows(per_frame, spec.context_frames), cqt

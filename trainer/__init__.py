@@ -1,0 +1,1 @@
+"""Training pipeline for the sampleChop chop-point model."""
