@@ -38,6 +38,16 @@ def context_windows(per_frame: np.ndarray, context_frames: int) -> np.ndarray:
     return np.ascontiguousarray((windows - mean) / scale, dtype=np.float32)
 
 
+def mel_onset_strength(mono: np.ndarray, sample_rate: int, hop_length: int) -> np.ndarray:
+    """librosa's mel spectral-flux onset strength at the feature frame rate: shape (frames,), float32.
+
+    Tracks beats more reliably than the CQT flux (it sees the kick below F2 and the cymbals above the CQT's top).
+    """
+    import librosa
+
+    return librosa.onset.onset_strength(y=mono, sr=sample_rate, hop_length=hop_length).astype(np.float32)
+
+
 def onset_envelope(cqt: np.ndarray) -> np.ndarray:
     """Spectral flux of a (bins, frames) magnitude: the rise in log magnitude into each frame, summed over bins.
 

@@ -64,7 +64,9 @@ def test_slices_tile_the_record_sample_exactly(chopper, beat_wav: Path) -> None:
         assert rate == 44_100
         assert decoded.shape == (chop.end_sample - chop.start_sample, 2)
         interior = slice(fade, decoded.shape[0] - fade)
-        np.testing.assert_allclose(decoded[interior], original[chop.start_sample : chop.end_sample][interior], atol=1e-4)
+        np.testing.assert_allclose(
+            decoded[interior], original[chop.start_sample : chop.end_sample][interior], atol=1e-4
+        )
         assert abs(decoded[0]).max() < 1e-3  # faded in: no click
 
 
@@ -72,7 +74,7 @@ def test_max_length_and_24_bit(chopper, beat_wav: Path) -> None:
     record = chopper.chop(beat_wav, ChopParams(chops=3, max_length_s=0.5, bit_depth=24))
     for chop in record.result.chops:
         assert chop.end - chop.start <= 0.51
-    name, data = next(slice_files(record))
+    _name, data = next(slice_files(record))
     assert sf.info(io.BytesIO(data)).subtype == "PCM_24"
 
 
@@ -139,8 +141,11 @@ def test_candidates_fill_up_below_threshold_when_too_few_clear_it() -> None:
     probabilities[[50, 150, 250, 350]] = [0.9, 0.4, 0.3, 0.2]
     onsets = np.zeros(400, dtype=np.float32)
     common = dict(threshold=0.7, top_n=16, min_distance_frames=10, merge_frames=2, snap_radius_frames=0)
-    np.testing.assert_array_equal(pick_candidates(probabilities, onsets, minimum=1, **common), [50])
-    np.testing.assert_array_equal(pick_candidates(probabilities, onsets, minimum=3, **common), [50, 150, 250, 350])
+    frames, scores = pick_candidates(probabilities, onsets, minimum=1, **common)
+    np.testing.assert_array_equal(frames, [50])
+    frames, scores = pick_candidates(probabilities, onsets, minimum=3, **common)
+    np.testing.assert_array_equal(frames, [50, 150, 250, 350])
+    assert np.all(np.diff(scores) <= 0)
 
 
 def test_candidates_snap_to_the_onset() -> None:
@@ -148,11 +153,42 @@ def test_candidates_snap_to_the_onset() -> None:
     probabilities[40] = 0.9
     onsets = np.zeros(100, dtype=np.float32)
     onsets[43] = 5.0
-    found = pick_candidates(
-        probabilities, onsets, threshold=0.7, top_n=4, minimum=1, min_distance_frames=5, merge_frames=2,
+    found, _ = pick_candidates(
+        probabilities,
+        onsets,
+        threshold=0.7,
+        top_n=4,
+        minimum=1,
+        min_distance_frames=5,
+        merge_frames=2,
         snap_radius_frames=4,
     )
     np.testing.assert_array_equal(found, [43])
+
+
+def test_beats_in_the_bar_position_the_model_favours_rank_first() -> None:
+    # 16 beats 40 frames apart; the model is sure of beat positions 0 and fairly sure of 2 (half-bar changes).
+    beats = np.arange(16) * 40 + 20
+    probabilities = np.zeros(700, dtype=np.float32)
+    probabilities[beats[0::4]] = 0.9
+    probabilities[beats[2::4]] = 0.8
+    probabilities[beats[1::4]] = 0.05
+    onsets = np.zeros(700, dtype=np.float32)
+    onsets[beats] = 1.0
+    frames, scores = pick_candidates(
+        probabilities,
+        onsets,
+        threshold=0.7,
+        top_n=8,
+        minimum=4,
+        min_distance_frames=10,
+        merge_frames=2,
+        snap_radius_frames=3,
+        beat_frames=beats,
+    )
+    assert set(frames[:4]) == set(beats[0::4])
+    assert set(frames[4:8]) == set(beats[2::4])
+    assert scores[0] == pytest.approx(0.9)
 
 
 def _clustered(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

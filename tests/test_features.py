@@ -78,7 +78,9 @@ def test_harmonic_frames_tell_chords_apart() -> None:
     assert np.linalg.norm(harmonic[0] - harmonic[1]) > 0.01
 
 
-@pytest.mark.parametrize(("fmt", "subtype"), [("WAV", "PCM_16"), ("FLAC", "PCM_16"), ("OGG", "VORBIS"), ("MP3", "MPEG_LAYER_III")])
+@pytest.mark.parametrize(
+    ("fmt", "subtype"), [("WAV", "PCM_16"), ("FLAC", "PCM_16"), ("OGG", "VORBIS"), ("MP3", "MPEG_LAYER_III")]
+)
 def test_every_format_decodes_to_mono_at_the_analysis_rate(fmt: str, subtype: str) -> None:
     record = beat_record(2.0, channels=2, rate=48_000)
     buffer = io.BytesIO()

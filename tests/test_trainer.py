@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from shared_features import FEATURE_SPEC, frames_to_seconds, onset_envelope, record_features
+from tests.synth import beat_record, write_corpus
 from trainer.augment import extended_cqt, shifted_summed_cqt
 from trainer.labels import frame_labels, read_chop_times
-from tests.synth import beat_record, write_corpus
 
 pytest.importorskip("tensorflow")
 
@@ -75,8 +75,17 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert main(["build", "--corpus", str(root / "corpus"), "--out", str(root / "dataset"), "--seed", "3"]) == 0
     assert main(["fit", "--dataset", str(root / "dataset"), "--out", str(root / "fit"), "--epochs", "2"]) == 0
     assert (
-        main(["export", "--keras", str(root / "fit" / "model.keras"), "--dataset", str(root / "dataset"),
-              "--out", str(root / "model.onnx")])
+        main(
+            [
+                "export",
+                "--keras",
+                str(root / "fit" / "model.keras"),
+                "--dataset",
+                str(root / "dataset"),
+                "--out",
+                str(root / "model.onnx"),
+            ]
+        )
         == 0
     )
     return root

@@ -28,8 +28,15 @@ def card_path(onnx_path: Path) -> Path:
     return onnx_path.with_suffix(".card.json")
 
 
-def write_card(onnx_path: Path, *, model_id: str, data: dict[str, Any], training: dict[str, Any],
-               metrics: dict[str, Any], parity_max_abs: float) -> Path:
+def write_card(
+    onnx_path: Path,
+    *,
+    model_id: str,
+    data: dict[str, Any],
+    training: dict[str, Any],
+    metrics: dict[str, Any],
+    parity_max_abs: float,
+) -> Path:
     card = {
         "model_id": model_id,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),

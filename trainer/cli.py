@@ -70,14 +70,17 @@ def _corpus(out: Path, records: int, seed: int, min_s: float, max_s: float, work
 
 
 def _export(keras_path: Path, dataset: Path, onnx_path: Path, *, data: dict, training: dict, dev: Path | None) -> dict:
+    from trainer.card import write_card
     from trainer.dataset import load_split
     from trainer.evaluate import DEFAULT_DEV_DIR, dev_metrics, validation_metrics
     from trainer.export import checked_export, model_id_of
-    from trainer.card import write_card
 
     x_val, _, _ = load_split(dataset, "val", unshifted_only=True)
     difference = checked_export(keras_path, onnx_path, x_val[:20_000])
-    metrics = {"validation": validation_metrics(onnx_path, dataset), "dev_mdb_drums": dev_metrics(onnx_path, dev or DEFAULT_DEV_DIR)}
+    metrics = {
+        "validation": validation_metrics(onnx_path, dataset),
+        "dev_mdb_drums": dev_metrics(onnx_path, dev or DEFAULT_DEV_DIR),
+    }
     model_id = model_id_of(onnx_path)
     write_card(onnx_path, model_id=model_id, data=data, training=training, metrics=metrics, parity_max_abs=difference)
     return {"model_id": model_id, "onnx": str(onnx_path), "parity_max_abs_diff": difference, "metrics": metrics}
@@ -118,7 +121,9 @@ def run(args: argparse.Namespace) -> dict:
         return {"keras": str(fit(args.dataset, args.out, FitConfig(epochs=args.epochs, seed=args.seed)))}
     if args.command == "export":
         fit_summary = json.loads((args.keras.parent / "fit.json").read_text())
-        return _export(args.keras, args.dataset, args.out, data=_data_summary(args.dataset), training=fit_summary, dev=None)
+        return _export(
+            args.keras, args.dataset, args.out, data=_data_summary(args.dataset), training=fit_summary, dev=None
+        )
     if args.command == "evaluate":
         from trainer.evaluate import DEFAULT_DEV_DIR, dev_metrics, validation_metrics
 
@@ -141,8 +146,11 @@ def run(args: argparse.Namespace) -> dict:
     started = time.perf_counter()
     fit_summary = json.loads((out / "fit" / "fit.json").read_text())
     fit_summary["timings_s"] = {k: round(v, 1) for k, v in timings.items()}
-    data = {**_data_summary(out / "dataset"), "corpus_render_wall_s": corpus["wall_s"],
-            "build_realtime_factor": index["build"]["realtime_factor"]}
+    data = {
+        **_data_summary(out / "dataset"),
+        "corpus_render_wall_s": corpus["wall_s"],
+        "build_realtime_factor": index["build"]["realtime_factor"],
+    }
     report = _export(keras_path, out / "dataset", out / "model.onnx", data=data, training=fit_summary, dev=args.dev)
     report["timings_s"] = {**fit_summary["timings_s"], "export_evaluate_s": round(time.perf_counter() - started, 1)}
     if args.install:

@@ -106,7 +106,14 @@ def build_dataset(
     out_dir.mkdir(parents=True, exist_ok=True)
     splits = assign_splits([wav.stem for wav, _ in pairs], seed, val_fraction)
     started = time.perf_counter()
-    index: dict = {"corpus_dir": str(corpus_dir), "feature_spec": FEATURE_SPEC.to_dict(), "shifts": list(SHIFTS), "seed": seed, "records": [], "shards": []}
+    index: dict = {
+        "corpus_dir": str(corpus_dir),
+        "feature_spec": FEATURE_SPEC.to_dict(),
+        "shifts": list(SHIFTS),
+        "seed": seed,
+        "records": [],
+        "shards": [],
+    }
     audio_seconds = 0.0
     bar = tqdm(total=len(pairs), desc="dataset", unit="record", disable=not progress)
     with ProcessPoolExecutor(max_workers=workers) as pool:
@@ -152,7 +159,9 @@ def build_dataset(
     return index
 
 
-def load_split(dataset_dir: Path, split: str, *, unshifted_only: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def load_split(
+    dataset_dir: Path, split: str, *, unshifted_only: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(x, y, record ids) of every row of one split; ``unshifted_only`` drops augmented copies (for evaluation)."""
     index = json.loads((Path(dataset_dir) / "index.json").read_text())
     wanted = {r["id"] for r in index["records"] if r["split"] == split}

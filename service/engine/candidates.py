@@ -73,6 +73,13 @@ def snap_to_onsets(frames: np.ndarray, onset_strength: np.ndarray, radius_frames
     return snapped
 
 
+def window_max(values: np.ndarray, frames: np.ndarray, radius_frames: int) -> np.ndarray:
+    """Largest value within ``radius_frames`` of each frame."""
+    return np.asarray(
+        [values[max(int(f) - radius_frames, 0) : int(f) + radius_frames + 1].max() for f in frames], dtype=np.float64
+    )
+
+
 def pick_candidates(
     probabilities: np.ndarray,
     onset_strength: np.ndarray,
@@ -83,29 +90,61 @@ def pick_candidates(
     min_distance_frames: int,
     merge_frames: int,
     snap_radius_frames: int,
-) -> np.ndarray:
-    """The top-``top_n`` candidate chop frames, most probable first.
+    beat_frames: np.ndarray | None = None,
+    off_beat_factor: float = 0.5,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The top-``top_n`` candidate chop frames and their scores, best first.
 
-    Positive runs (frames ≥ ``threshold``) each give their most probable frame; candidates closer than
-    ``merge_frames`` merge; each is snapped to the strongest onset within ``snap_radius_frames``; then
-    candidates closer than ``min_distance_frames`` are suppressed, keeping the more probable. When fewer than
-    ``minimum`` candidates clear the threshold, sub-threshold peaks (at least ``FILL_FLOOR``) join them, best
-    first, and if still too few, the record's strongest onsets: a producer who asks for eight chops of a record
-    the model finds little in wants eight chops on attacks, ranked honestly by the model's probability.
+    Candidates come from two places, each snapped to the strongest onset within ``snap_radius_frames`` so a
+    chop starts on the attack:
+
+    - the model's positive runs (frames ≥ ``threshold``): one candidate each, at its most probable frame, those
+      closer than ``merge_frames`` merged;
+    - the tracked beats (``beat_frames``), weighted by :func:`bar_phase_weights` so the bar position the model
+      hears as the downbeat ranks first.
+
+    A candidate's score is the model's probability around it (times its bar-position weight on a beat, times
+    ``off_beat_factor`` off the beat grid). Candidates closer than ``min_distance_frames`` are suppressed, keeping
+    the better. When fewer than ``minimum`` remain, sub-threshold peaks (at least ``FILL_FLOOR``) and then the
+    record's strongest onsets fill up: a producer who asks for eight chops wants eight chops on attacks, ranked
+    honestly by the model.
     """
+    from service.engine.beats import bar_phase_weights
+
     runs = positive_runs(probabilities, threshold)
-    above = np.asarray([start + int(np.argmax(probabilities[start : stop + 1])) for start, stop in runs], dtype=np.int64)
-    above = merge_close(above, probabilities, merge_frames)
-    if above.size < minimum:
-        peaks = local_peaks(probabilities)
-        peaks = peaks[(probabilities[peaks] < threshold) & (probabilities[peaks] >= FILL_FLOOR)]
-        above = np.concatenate([above, peaks])
-    if above.size < minimum:
-        above = np.concatenate([above, strong_onsets(onset_strength)])
-    snapped = np.unique(snap_to_onsets(above, onset_strength, snap_radius_frames))
-    # Score by the model's probability at the snapped frame or the original, whichever the model preferred.
-    scores = np.asarray(
-        [probabilities[max(frame - snap_radius_frames, 0) : frame + snap_radius_frames + 1].max() for frame in snapped]
-    ) if snapped.size else np.zeros(0)
-    kept = suppress_near(snapped, scores, min_distance_frames)
-    return kept[:top_n]
+    peaks = np.asarray(
+        [start + int(np.argmax(probabilities[start : stop + 1])) for start, stop in runs], dtype=np.int64
+    )
+    peaks = snap_to_onsets(merge_close(peaks, probabilities, merge_frames), onset_strength, snap_radius_frames)
+    frames: list[np.ndarray] = []
+    scores: list[np.ndarray] = []
+    beats = np.zeros(0, dtype=np.int64)
+    if beat_frames is not None and beat_frames.size:
+        beats = snap_to_onsets(np.asarray(beat_frames, dtype=np.int64), onset_strength, snap_radius_frames)
+        beat_probabilities = window_max(probabilities, beats, snap_radius_frames)
+        frames.append(beats)
+        scores.append(beat_probabilities * bar_phase_weights(beat_probabilities))
+    on_grid = np.asarray([beats.size and np.min(np.abs(beats - p)) <= snap_radius_frames for p in peaks], dtype=bool)
+    off_grid = peaks[~on_grid] if peaks.size else peaks
+    frames.append(off_grid)
+    factor = off_beat_factor if beats.size else 1.0
+    scores.append(window_max(probabilities, off_grid, snap_radius_frames) * factor)
+    all_frames, all_scores = np.concatenate(frames), np.concatenate(scores)
+    if np.count_nonzero(all_scores >= FILL_FLOOR * 0.5) < minimum:
+        fill = local_peaks(probabilities)
+        fill = fill[(probabilities[fill] < threshold) & (probabilities[fill] >= FILL_FLOOR)]
+        fill = np.concatenate([fill, strong_onsets(onset_strength)])
+        fill = snap_to_onsets(fill, onset_strength, snap_radius_frames)
+        all_frames = np.concatenate([all_frames, fill])
+        all_scores = np.concatenate([all_scores, window_max(probabilities, fill, snap_radius_frames) * 0.1])
+    order = suppress_near_indices(all_frames, all_scores, min_distance_frames)[:top_n]
+    return all_frames[order], all_scores[order]
+
+
+def suppress_near_indices(frames: np.ndarray, scores: np.ndarray, min_distance_frames: int) -> np.ndarray:
+    """Like :func:`suppress_near`, but returns the kept positions in ``frames`` (best first)."""
+    kept: list[int] = []
+    for index in np.argsort(-scores, kind="stable"):
+        if all(abs(int(frames[index]) - int(frames[other])) >= min_distance_frames for other in kept):
+            kept.append(int(index))
+    return np.asarray(kept, dtype=np.int64)

@@ -18,7 +18,8 @@ from typing import IO
 
 import numpy as np
 
-from service.engine.candidates import pick_candidates
+from service.engine.beats import track_beats
+from service.engine.candidates import pick_candidates, window_max
 from service.engine.diversify import select_diverse
 from service.engine.model import ChopModel
 from service.engine.params import ChopParams
@@ -30,10 +31,9 @@ from shared_features import (
     DecodedAudio,
     decode_audio,
     harmonic_frames,
-    onset_envelope,
     record_features,
 )
-from shared_features.frames import frames_to_seconds, seconds_to_frames
+from shared_features.frames import frames_to_seconds, mel_onset_strength, seconds_to_frames
 
 MERGE_S = 0.010
 SNAP_RADIUS_S = 0.035
@@ -47,6 +47,10 @@ class RecordTooLong(ValueError):
 
 class SilentRecord(ValueError):
     """The record holds only silence: there is nothing to chop."""
+
+
+class RecordTooShort(SilentRecord):
+    """The record is shorter than one analysis frame: there is nothing to chop (the CQT cannot even run)."""
 
 
 @dataclass
@@ -89,16 +93,21 @@ class Chopper:
             audio = decode_audio(source, spec.sample_rate)
         if self.max_duration_s is not None and audio.duration_s > self.max_duration_s:
             raise RecordTooLong(f"the record is {audio.duration_s:.1f} s long; the limit is {self.max_duration_s:g} s")
+        if audio.mono.shape[0] < spec.hop_length:
+            raise RecordTooShort(f"the record is {audio.duration_s * 1000:.1f} ms long: there is nothing to chop")
         if float(np.max(np.abs(audio.mono))) < SILENCE_PEAK:
             raise SilentRecord("the record is silent: there is nothing to chop")
         with clock.stage("features"):
             windows, cqt = record_features(audio.mono, spec)
-            onsets = onset_envelope(cqt)
+            onsets = mel_onset_strength(audio.mono, spec.sample_rate, spec.hop_length)[: windows.shape[0]]
         with clock.stage("inference"):
             probabilities = self.model.predict(windows)
+        with clock.stage("beats"):
+            beats = track_beats(onsets, spec.sample_rate, spec.hop_length) if params.use_beats else None
         with clock.stage("candidates"):
             to_frames = spec.sample_rate / spec.hop_length
-            candidates = pick_candidates(
+            radius = round(SNAP_RADIUS_S * to_frames)
+            candidates, scores = pick_candidates(
                 probabilities,
                 onsets,
                 threshold=params.threshold,
@@ -106,16 +115,14 @@ class Chopper:
                 minimum=params.chops,
                 min_distance_frames=max(1, round(params.min_distance_s * to_frames)),
                 merge_frames=max(1, round(MERGE_S * to_frames)),
-                snap_radius_frames=round(SNAP_RADIUS_S * to_frames),
+                snap_radius_frames=radius,
+                beat_frames=beats,
             )
-            radius = round(SNAP_RADIUS_S * to_frames)
-            candidate_probabilities = np.asarray(
-                [probabilities[max(f - radius, 0) : f + radius + 1].max() for f in candidates], dtype=np.float64
-            )
+            candidate_probabilities = window_max(probabilities, candidates, radius)
         with clock.stage("diversification"):
             harmonic = harmonic_frames(cqt, candidates, window_frames=max(1, round(HARMONIC_WINDOW_S * to_frames)))
-            order = select_diverse(candidate_probabilities, harmonic, params.chops, params.diversity)
-        chops = self._chops(audio, candidates, candidate_probabilities, order, params)
+            order = select_diverse(scores, harmonic, params.chops, params.diversity)
+        chops = self._chops(audio, candidates, candidate_probabilities, scores, order, params)
         result = ChopResult(
             duration=audio.duration_s,
             sample_rate=audio.original_rate,
@@ -134,6 +141,7 @@ class Chopper:
         audio: DecodedAudio,
         candidates: np.ndarray,
         probabilities: np.ndarray,
+        scores: np.ndarray,
         order: list[int],
         params: ChopParams,
     ) -> list[Chop]:
@@ -150,6 +158,7 @@ class Chopper:
                 start=start / rate,
                 end=end / rate,
                 probability=float(probabilities[order[chosen]]),
+                score=float(scores[order[chosen]]),
                 rank=int(chosen) + 1,
                 start_sample=start,
                 end_sample=end,
@@ -173,7 +182,9 @@ def slice_files(record: ChoppedRecord, bit_depth: int | None = None) -> Iterator
 
 def result_json(record: ChoppedRecord, extra: dict[str, object] | None = None) -> str:
     document = record.result.to_dict()
-    document["chops"] = [{**chop, "file": slice_name(c)} for chop, c in zip(document["chops"], record.result.chops, strict=True)]
+    document["chops"] = [
+        {**chop, "file": slice_name(c)} for chop, c in zip(document["chops"], record.result.chops, strict=True)
+    ]
     if extra:
         document.update(extra)
     return json.dumps(document, indent=2)
@@ -212,6 +223,7 @@ __all__ = [
     "ChoppedRecord",
     "Chopper",
     "RecordTooLong",
+    "RecordTooShort",
     "SilentRecord",
     "result_json",
     "seconds_to_frames",

@@ -8,12 +8,15 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Chop:
-    """One chop. ``start``/``end`` are seconds in the record; ``rank`` is the order diversification chose it."""
+    """One chop. ``start``/``end`` are seconds in the record; ``probability`` is the model's, ``score`` that
+    probability weighted by the chop's place in the bar (what ranking and diversification use); ``rank`` is the
+    order diversification chose it."""
 
     index: int
     start: float
     end: float
     probability: float
+    score: float
     rank: int
     start_sample: int
     end_sample: int
@@ -24,6 +27,7 @@ class Chop:
             "start": round(self.start, 6),
             "end": round(self.end, 6),
             "probability": round(self.probability, 6),
+            "score": round(self.score, 6),
             "rank": self.rank,
         }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 
 import numpy as np
 import soundfile as sf
@@ -39,7 +40,7 @@ def cut_points(
     starts = [nearest_zero_crossing(samples, round(t * sample_rate), radius) for t in np.sort(starts_s)]
     bounds = [*starts, duration_samples]
     pairs = []
-    for start, following in zip(bounds[:-1], bounds[1:], strict=True):
+    for start, following in itertools.pairwise(bounds):
         end = following
         if max_length_s is not None:
             end = min(end, nearest_zero_crossing(samples, start + round(max_length_s * sample_rate), radius))
