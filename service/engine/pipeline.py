@@ -37,7 +37,7 @@ from shared_features.frames import frames_to_seconds, mel_onset_strength, second
 
 MERGE_S = 0.010
 SNAP_RADIUS_S = 0.035
-HARMONIC_WINDOW_S = 0.25
+HARMONIC_WINDOW_S = 1.0
 SILENCE_PEAK = 1e-4
 
 
@@ -120,7 +120,9 @@ class Chopper:
             )
             candidate_probabilities = window_max(probabilities, candidates, radius)
         with clock.stage("diversification"):
-            harmonic = harmonic_frames(cqt, candidates, window_frames=max(1, round(HARMONIC_WINDOW_S * to_frames)))
+            harmonic = harmonic_frames(
+                cqt, candidates, window_frames=max(1, round(HARMONIC_WINDOW_S * to_frames)), normalise=True
+            )
             order = select_diverse(scores, harmonic, params.chops, params.diversity)
         chops = self._chops(audio, candidates, candidate_probabilities, scores, order, params)
         result = ChopResult(
