@@ -33,10 +33,17 @@ def _parser() -> argparse.ArgumentParser:
     chop.add_argument("--out", type=Path, default=None, help="write slices and chops.json here")
     chop.add_argument("--model", type=Path, default=None, help="an ONNX model (default: the shipped one)")
 
-    serve = commands.add_parser("serve", help="run the HTTP service")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=None, help="uvicorn worker processes")
+    serve = commands.add_parser(
+        "serve",
+        help="run the HTTP service",
+        description="Run the HTTP service with uvicorn. Other settings come from SAMPLECHOP_* environment "
+        "variables (model, store, limits): see docs/service.md.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (8000)")
+    serve.add_argument(
+        "--workers", type=int, default=None, help="uvicorn worker processes (default: SAMPLECHOP_WORKERS or 1)"
+    )
     return parser
 
 
@@ -67,16 +74,14 @@ def _native_stderr_silenced() -> Iterator[None]:
 def _text_summary(name: str, document: dict) -> str:
     lines = [f"{name}: {document['duration']:.2f} s, {len(document['chops'])} chops (model {document['model_id']})"]
     for chop in document["chops"]:
-        lines.append(
-            f"  {chop['index']:>2}  {chop['start']:8.3f} → {chop['end']:8.3f} s  p={chop['probability']:.3f}"
-        )
+        lines.append(f"  {chop['index']:>2}  {chop['start']:8.3f} → {chop['end']:8.3f} s  p={chop['probability']:.3f}")
     return "\n".join(lines)
 
 
 def _chop(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from service.engine import DEFAULT_MODEL_PATH, ChopModel, Chopper, ChopParams, result_json, write_slices
+    from service.engine import DEFAULT_MODEL_PATH, ChopModel, ChopParams, Chopper, result_json, write_slices
 
     params = ChopParams(
         chops=args.chops,
@@ -126,7 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     except (AudioDecodeError, InvalidParameters, ModelLoadError, RecordTooLong, SilentRecord) as error:
         print(f"samplechop: {error}", file=sys.stderr)
     except (FileNotFoundError, IsADirectoryError, PermissionError) as error:
-        print(f"samplechop: {error.strerror + ': ' + str(error.filename) if error.filename else error}", file=sys.stderr)
+        print(
+            f"samplechop: {error.strerror + ': ' + str(error.filename) if error.filename else error}", file=sys.stderr
+        )
     except KeyboardInterrupt:
         print("samplechop: interrupted", file=sys.stderr)
         return 130

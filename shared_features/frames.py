@@ -31,7 +31,26 @@ def context_windows(per_frame: np.ndarray, context_frames: int) -> np.ndarray:
     value, so every frame of the record gets a window. A flat window (silence) z-scores to zeros.
     """
     padded = np.pad(per_frame.astype(np.float32), context_frames, mode="edge")
-    windows = sliding_window_view(padded, 2 * context_frames + 1).astype(np.float32)
+    return _zscore(sliding_window_view(padded, 2 * context_frames + 1).astype(np.float32))
+
+
+def block_context_windows(per_frame: np.ndarray, blocks: int, block_frames: int) -> np.ndarray:
+    """Each frame with ``blocks`` block-averages before and after it, ``block_frames`` apart, z-scored per window.
+
+    Returns shape (frames, 2 * blocks + 1), float32; value ``k`` of frame ``f`` is the mean of the
+    ``block_frames`` frames centred on ``f + (k - blocks) * block_frames``. Edges repeat the first/last value.
+    """
+    from scipy.ndimage import uniform_filter1d
+
+    smoothed = uniform_filter1d(per_frame.astype(np.float32), size=block_frames, mode="nearest")
+    reach = blocks * block_frames
+    padded = np.pad(smoothed, reach, mode="edge")
+    offsets = np.arange(-blocks, blocks + 1) * block_frames + reach
+    windows = padded[np.arange(per_frame.size)[:, None] + offsets[None, :]]
+    return _zscore(windows)
+
+
+def _zscore(windows: np.ndarray) -> np.ndarray:
     mean = windows.mean(axis=1, keepdims=True)
     std = windows.std(axis=1, keepdims=True)
     scale = np.where(std > 1e-6 * (np.abs(mean) + 1e-12), std, np.inf).astype(np.float32)

@@ -12,7 +12,7 @@ from typing import Any
 import librosa
 import numpy as np
 
-from shared_features.frames import context_windows, summed_cqt
+from shared_features.frames import block_context_windows, context_windows, summed_cqt
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,9 @@ class FeatureSpec:
     - ``fmin_hz``, ``n_bins``, ``bins_per_octave``: the constant-Q transform's lowest bin and size.
     - ``context_frames``: frames of context on each side; a model input has ``2 * context_frames + 1`` values.
     - ``log_compress``: whether the per-frame CQT sum is log-compressed before windowing.
+    - ``long_context_blocks``, ``long_block_frames``: a second, coarser window of the same per-frame sums,
+      averaged over blocks of ``long_block_frames`` frames, ``long_context_blocks`` blocks each side (0: none).
+      It lets the model hear where in the bar a frame sits, which ±30 frames (±0.17 s) cannot.
     """
 
     version: str = "1"
@@ -34,11 +37,14 @@ class FeatureSpec:
     bins_per_octave: int = 12
     context_frames: int = 30
     log_compress: bool = False
+    long_context_blocks: int = 0
+    long_block_frames: int = 8
 
     @property
     def window_width(self) -> int:
-        """Values per model input (frames in one context window)."""
-        return 2 * self.context_frames + 1
+        """Values per model input: the short window, then the long one if any."""
+        long_width = 2 * self.long_context_blocks + 1 if self.long_context_blocks else 0
+        return 2 * self.context_frames + 1 + long_width
 
     @property
     def frame_duration_s(self) -> float:
@@ -80,5 +86,13 @@ def record_features(mono: np.ndarray, spec: FeatureSpec = FEATURE_SPEC) -> tuple
     cqt has shape (n_bins, frames) and is kept for the harmonic spectrogram and onset envelope.
     """
     cqt = cqt_magnitude(mono, spec)
-    per_frame = summed_cqt(cqt, log_compress=spec.log_compress)
-    return context_windows(per_frame, spec.context_frames), cqt
+    return feature_windows(summed_cqt(cqt, log_compress=spec.log_compress), spec), cqt
+
+
+def feature_windows(per_frame: np.ndarray, spec: FeatureSpec = FEATURE_SPEC) -> np.ndarray:
+    """Model inputs from per-frame CQT sums: (frames, window_width), float32."""
+    short = context_windows(per_frame, spec.context_frames)
+    if not spec.long_context_blocks:
+        return short
+    long = block_context_windows(per_frame, spec.long_context_blocks, spec.long_block_frames)
+    return np.ascontiguousarray(np.concatenate([short, long], axis=1))

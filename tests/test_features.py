@@ -96,3 +96,23 @@ def test_every_format_decodes_to_mono_at_the_analysis_rate(fmt: str, subtype: st
 def test_non_audio_is_a_clear_error(data: bytes) -> None:
     with pytest.raises(AudioDecodeError):
         decode_audio(data, FEATURE_SPEC.sample_rate)
+
+
+def test_block_context_windows_average_blocks_around_the_frame() -> None:
+    from shared_features.frames import block_context_windows
+
+    per_frame = np.arange(200, dtype=np.float32)
+    windows = block_context_windows(per_frame, blocks=3, block_frames=4)
+    assert windows.shape == (200, 7)
+    # A linear ramp stays linear after block averaging, so every interior window z-scores to the same line.
+    np.testing.assert_allclose(windows[50], windows[120], atol=1e-5)
+    assert np.all(np.diff(windows[100]) > 0)
+
+
+def test_a_spec_with_long_context_widens_the_input() -> None:
+    from shared_features import FeatureSpec
+    from shared_features.spec import feature_windows
+
+    spec = FeatureSpec(version="test", long_context_blocks=32)
+    assert spec.window_width == 61 + 65
+    assert feature_windows(np.random.default_rng(0).random(300).astype(np.float32), spec).shape == (300, 126)

@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from shared_features import FEATURE_SPEC, context_windows, decode_audio, record_features
+from shared_features import FEATURE_SPEC, decode_audio, record_features
+from shared_features.spec import feature_windows
 from trainer.augment import MAX_SHIFT, extended_cqt, shifted_summed_cqt
 from trainer.labels import frame_labels, read_chop_times
 
@@ -48,7 +49,7 @@ def record_rows(wav_path: Path, labels_path: Path, augment: bool = True) -> Reco
     if augment and positives.size:
         extended = extended_cqt(audio.mono, spec)
         for semitones in SHIFTS:
-            shifted = context_windows(shifted_summed_cqt(extended, semitones, spec), spec.context_frames)
+            shifted = feature_windows(shifted_summed_cqt(extended, semitones, spec), spec)
             xs.append(shifted[positives])
             ys.append(np.ones(positives.size, dtype=np.uint8))
             shifts.append(np.full(positives.size, semitones, dtype=np.int8))

@@ -16,8 +16,8 @@ import numpy as np
 import soundfile as sf
 
 from service.api.settings import Settings
-from service.api.store import ResultStore, StoredResult, new_id
-from service.engine import ChopModel, Chopper, ChopParams, RecordTooLong, result_json, write_zip
+from service.api.store import ResultStore, new_id
+from service.engine import ChopModel, ChopParams, Chopper, RecordTooLong, result_json, write_zip
 
 logger = logging.getLogger("samplechop.api")
 
@@ -58,7 +58,7 @@ def check_duration(data: bytes, max_duration_s: float | None) -> None:
         return
     try:
         info = sf.info(io.BytesIO(data))
-    except Exception:  # noqa: BLE001 - the decoder reports unreadable input properly
+    except Exception:
         return
     if info.samplerate > 0 and info.frames / info.samplerate > max_duration_s:
         duration = info.frames / info.samplerate
@@ -92,6 +92,3 @@ class ChopService:
 
     async def chop(self, data: bytes, params: ChopParams) -> Chopped:
         return await anyio.to_thread.run_sync(self.chop_and_store, data, params, limiter=self.limiter)
-
-    async def open(self, result_id: str) -> StoredResult | None:
-        return await anyio.to_thread.run_sync(self.store.open, result_id)

@@ -15,8 +15,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from service.engine import AudioDecodeError, InvalidParameters, RecordTooLong, SilentRecord
+from service.engine.pipeline import RecordTooShort
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -69,10 +71,11 @@ class NotReady(ProblemError):
     status, slug, title = 503, "not-ready", "Model not loaded yet"
 
 
-# Engine errors: bad input, never a 500. (status, slug, title)
+# Engine errors: bad input, never a 500. (status, slug, title); a subclass comes before its base.
 ENGINE_PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
     AudioDecodeError: (415, "not-audio", "Not a supported audio file"),
     RecordTooLong: (422, "record-too-long", "Record too long"),
+    RecordTooShort: (422, "record-too-short", "Record too short"),
     SilentRecord: (422, "silent-record", "Silent record"),
     InvalidParameters: (422, "invalid-parameters", "Invalid parameters"),
 }
@@ -147,6 +150,11 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
     return problem_response(request, error.status_code, slug=None, detail=detail, headers=error.headers)
 
 
+async def _client_gone(request: Request, error: Exception) -> JSONResponse:
+    logger.info("client disconnected during %s %s", request.method, request.url.path)
+    return problem_response(request, 400, slug="malformed-request", detail="the client disconnected mid-request")
+
+
 async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
     logger.exception("unexpected error answering %s %s", request.method, request.url.path, exc_info=error)
     return problem_response(request, 500, slug=None, detail="an unexpected error occurred; it has been logged")
@@ -159,6 +167,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         app.add_exception_handler(kind, _engine_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(ClientDisconnect, _client_gone)
     app.add_exception_handler(Exception, _unexpected_error)
 
 
@@ -216,7 +225,13 @@ PROBLEM_EXAMPLES: dict[int, dict[str, dict[str, Any]]] = {
             "status": 422,
             "detail": "query.lambda: Input should be less than or equal to 1",
             "instance": "/chop",
-            "errors": [{"loc": ["query", "lambda"], "msg": "Input should be less than or equal to 1", "type": "less_than_equal"}],
+            "errors": [
+                {
+                    "loc": ["query", "lambda"],
+                    "msg": "Input should be less than or equal to 1",
+                    "type": "less_than_equal",
+                }
+            ],
         },
         "record-too-long": {
             "type": problem_type("record-too-long"),

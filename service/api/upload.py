@@ -16,13 +16,14 @@ from starlette.datastructures import Headers
 
 from service.api.problems import MalformedRequest, UnsupportedRequestType, UploadTooLarge
 
+FILE_FIELD = "file"
 MAX_FIELDS = 32
 MAX_FIELD_BYTES = 1024
 
 
 @dataclass
 class Upload:
-    """The uploaded file (the first part with a file name) and the text fields of the form."""
+    """The uploaded record (the first ``file`` part) and the text fields of the form (other files are ignored)."""
 
     file: bytes | None = None
     filename: str | None = None
@@ -46,6 +47,7 @@ class _Collector:
         self.header_value = b""
         self.disposition = b""
         self.field_count = 0
+        self.ended = False
 
     def on_part_begin(self) -> None:
         self.part = _Part()
@@ -79,12 +81,15 @@ class _Collector:
         if self.part.filename is None and len(self.part.data) > MAX_FIELD_BYTES:
             raise MalformedRequest(f"form field {self.part.name!r} is longer than {MAX_FIELD_BYTES} bytes")
 
+    def on_end(self) -> None:
+        self.ended = True
+
     def on_part_end(self) -> None:
         part, upload = self.part, self.upload
-        if part.filename is not None or part.name == "file":
+        if part.name == FILE_FIELD:
             if upload.file is None:
                 upload.file, upload.filename = bytes(part.data), part.filename
-        else:
+        elif part.filename is None:
             upload.fields[part.name] = part.data.decode("utf-8", "replace")
         self.part = _Part()
 
@@ -127,6 +132,7 @@ async def read_upload(headers: Headers, body: AsyncIterator[bytes], limit: int) 
             "on_headers_finished": collector.on_headers_finished,
             "on_part_data": collector.on_part_data,
             "on_part_end": collector.on_part_end,
+            "on_end": collector.on_end,
         },
     )
     received = 0
@@ -139,4 +145,6 @@ async def read_upload(headers: Headers, body: AsyncIterator[bytes], limit: int) 
         parser.finalize()
     except MultipartParseError as error:
         raise MalformedRequest(f"the multipart body is malformed: {error}") from error
+    if not collector.ended:
+        raise MalformedRequest("the multipart body ended before its closing boundary")
     return collector.upload

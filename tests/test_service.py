@@ -1,0 +1,644 @@
+"""The HTTP service, end to end: real uvicorn servers on loopback, real audio, httpx.
+
+Three servers run for the whole module in threads of this process (the model loads once per server): ``a`` and
+``b`` share one results store (two replicas behind a load balancer), ``short_ttl`` keeps results for one second.
+One test starts ``samplechop serve --workers 2`` as a subprocess.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import soundfile as sf
+import uvicorn
+
+from service.api.app import create_app
+from service.api.settings import Settings
+from service.engine import DEFAULT_MODEL_PATH
+from shared_features import FEATURE_VERSION
+from tests.synth import beat_record
+
+TRUMPET = Path(__file__).resolve().parents[2] / "shared" / "data" / "listen" / "sorohanro_-_solo-trumpet-06.hq.ogg"
+MAX_UPLOAD = 1_500_000
+MAX_DURATION_S = 10.0
+PROBLEM = "application/problem+json"
+
+
+def _model_path() -> Path:
+    path = Settings().model_path
+    if not path.exists():
+        pytest.skip(f"no model at {path} (train one, or set SAMPLECHOP_MODEL_PATH)")
+    return path
+
+
+# --- servers --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    """A real uvicorn server running the real app in a thread, on an ephemeral loopback port."""
+
+    settings: Settings
+    server: uvicorn.Server
+    thread: threading.Thread
+    url: str = ""
+
+    @classmethod
+    def start(cls, settings: Settings, timeout_s: float = 120.0) -> Server:
+        config = uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=0, lifespan="on", access_log=False, log_config=None
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
+        handle = cls(settings, server, thread)
+        thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the server did not start")
+            time.sleep(0.02)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        handle.url = f"http://127.0.0.1:{port}"
+        while httpx.get(handle.url + "/readyz").status_code != 200:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the server did not become ready")
+            time.sleep(0.05)
+        return handle
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A private directory with ``tmp/`` as the temporary directory of the servers (to count leftovers)."""
+    root = tmp_path_factory.mktemp("service")
+    private_tmp = root / "tmp"
+    private_tmp.mkdir()
+    saved_tempdir, saved_env = tempfile.tempdir, os.environ.get("TMPDIR")
+    tempfile.tempdir = str(private_tmp)
+    os.environ["TMPDIR"] = str(private_tmp)
+    yield root
+    tempfile.tempdir = saved_tempdir
+    if saved_env is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = saved_env
+
+
+@pytest.fixture(scope="module")
+def shared_store(workspace: Path) -> Path:
+    store = workspace / "store"
+    store.mkdir()
+    return store
+
+
+def _settings(store: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "model_path": _model_path(),
+        "store_url": str(store),
+        "max_upload_bytes": MAX_UPLOAD,
+        "max_duration_s": MAX_DURATION_S,
+        "worker_threads": 2,
+    }
+    return Settings(**{**values, **overrides})
+
+
+@pytest.fixture(scope="module")
+def server_a(shared_store: Path) -> Iterator[Server]:
+    server = Server.start(_settings(shared_store))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def server_b(shared_store: Path) -> Iterator[Server]:
+    server = Server.start(_settings(shared_store, store_url=f"file://{shared_store}"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def short_ttl(workspace: Path) -> Iterator[tuple[Server, Path]]:
+    store = workspace / "short-ttl-store"
+    server = Server.start(_settings(store, result_ttl_s=1.0))
+    yield server, store
+    server.stop()
+
+
+@pytest.fixture
+def client() -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=60.0) as session:
+        yield session
+
+
+# --- records --------------------------------------------------------------------------------------------------
+
+
+def _encode(audio: np.ndarray, rate: int, fmt: str, subtype: str | None = None) -> bytes:
+    buffer = io.BytesIO()
+    sf.write(buffer, audio, rate, format=fmt, subtype=subtype)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def records(workspace: Path) -> dict[str, Path]:
+    """Short records on disk: 6-s beats with chords as WAV, FLAC, OGG and MP3, plus the bad ones."""
+    folder = workspace / "records"
+    folder.mkdir()
+    beats = beat_record(6.0, bpm=100.0, seed=3)
+    audio, rate = beats.audio, beats.sample_rate
+    files = {
+        "beats.wav": _encode(audio, rate, "WAV", "PCM_16"),
+        "beats.flac": _encode(audio, rate, "FLAC"),
+        "beats.ogg": _encode(audio, rate, "OGG", "VORBIS"),
+        "beats.mp3": _encode(audio, rate, "MP3", "MPEG_LAYER_III"),
+        "mono22k.wav": _encode(audio[::2, 0] * 0.8, 22_050, "WAV", "PCM_24"),
+        "silent.wav": _encode(np.zeros((rate * 2, 2), np.float32), rate, "WAV", "PCM_16"),
+        "tiny.wav": _encode(np.full((3, 1), 0.5, np.float32), rate, "WAV", "PCM_16"),
+        # 12 s at 8 kHz: small on the wire, too long for the 10-s limit
+        "long.wav": _encode(beat_record(12.0, rate=8_000, channels=1, seed=4).audio, 8_000, "WAV", "PCM_16"),
+        "text.mp3": b"this is not an mp3, only text with a misleading name\n" * 20,
+        "empty.wav": b"",
+    }
+    files["truncated.wav"] = files["beats.wav"][:30]
+    files["big.wav"] = _encode(np.tile(audio, (2, 1)), rate, "WAV", "PCM_16")  # ~2.1 MB > MAX_UPLOAD
+    if TRUMPET.exists():
+        trumpet, trumpet_rate = sf.read(TRUMPET, dtype="float32", always_2d=True)
+        files["trumpet.ogg"] = _encode(trumpet[: 5 * trumpet_rate], trumpet_rate, "OGG", "VORBIS")
+    paths = {}
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+        paths[name] = folder / name
+    return paths
+
+
+def _post(
+    client: httpx.Client, server: Server, path: Path, *, data: dict | None = None, params: dict | None = None, **kw
+) -> httpx.Response:
+    with path.open("rb") as handle:
+        return client.post(server.url + "/chop", files={"file": (path.name, handle)}, data=data, params=params, **kw)
+
+
+def _without(document: dict, *keys: str) -> dict:
+    return {key: value for key, value in document.items() if key not in keys}
+
+
+def _assert_problem(response: httpx.Response, status: int, slug: str | None = None) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    problem = response.json()
+    assert problem["status"] == status
+    assert problem["title"]
+    if slug is not None:
+        assert problem["type"] == f"/problems/{slug}", problem
+    return problem
+
+
+def _cli_document(capsys: pytest.CaptureFixture[str], path: Path, model: Path, *args: str) -> dict:
+    from service.cli import main
+
+    capsys.readouterr()
+    assert main(["chop", str(path), "--format", "json", "--model", str(model), *args]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+# --- health ---------------------------------------------------------------------------------------------------
+
+
+def test_healthz_and_readyz(server_a: Server, client: httpx.Client) -> None:
+    assert client.get(server_a.url + "/healthz").json() == {"status": "ok"}
+    ready = client.get(server_a.url + "/readyz")
+    assert ready.status_code == 200
+    card = json.loads(server_a.settings.model_path.with_suffix(".card.json").read_text())
+    assert ready.json() == {"status": "ready", "model_id": card["model_id"], "feature_version": FEATURE_VERSION}
+
+
+def test_not_ready_before_the_model_loads(tmp_path: Path) -> None:
+    """Without its lifespan (the model not loaded yet) the app answers 503 problems, yet /healthz is up."""
+    app = create_app(Settings(store_url=str(tmp_path)))
+
+    async def probe() -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://app") as session:
+            assert (await session.get("/healthz")).status_code == 200
+            _assert_problem(await session.get("/readyz"), 503, "not-ready")
+            response = await session.post("/chop", files={"file": ("a.wav", b"RIFF")})
+            _assert_problem(response, 503, "not-ready")
+            assert response.headers["retry-after"] == "5"
+
+    asyncio.run(probe())
+
+
+# --- chopping -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["beats.wav", "trumpet.ogg"])
+def test_json_answer_agrees_with_the_cli(
+    server_a: Server, client: httpx.Client, records: dict[str, Path], capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    if name not in records:
+        pytest.skip(f"{TRUMPET} is not available")
+    path = records[name]
+    response = _post(client, server_a, path, data={"lambda": "0.5", "top_n": "12", "chops": "6"})
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/json"
+    document = response.json()
+    assert document["zip_url"] == f"/chops/{document['id']}.zip"
+    assert len(document["id"]) >= 22
+    expected = _cli_document(
+        capsys, path, server_a.settings.model_path, "--lambda", "0.5", "--top-n", "12", "--chops", "6"
+    )
+    assert _without(document, "id", "zip_url") == _without(expected, "record")
+    assert len(document["chops"]) == 6
+    # the same parameters as query parameters give the same chops
+    again = _post(client, server_a, path, params={"lambda": 0.5, "top_n": 12, "chops": 6})
+    assert _without(again.json(), "id", "zip_url") == _without(document, "id", "zip_url")
+    assert again.json()["id"] != document["id"]
+
+
+def _zip_entries(content: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        assert archive.testzip() is None
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def test_zip_answer_holds_the_chops(server_a: Server, client: httpx.Client, records: dict[str, Path]) -> None:
+    path = records["beats.wav"]
+    response = _post(client, server_a, path, data={"format": "zip", "chops": "5"})
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/zip"
+    result_id = response.headers["content-location"].removeprefix("/chops/").removesuffix(".zip")
+    assert response.headers["content-disposition"] == f'attachment; filename="samplechop-{result_id}.zip"'
+    assert int(response.headers["content-length"]) == len(response.content)
+    entries = _zip_entries(response.content)
+    document = json.loads(entries.pop("chops.json"))
+    assert document["id"] == result_id
+    assert sorted(entries) == [chop["file"] for chop in document["chops"]] == [f"chop_{i:02d}.wav" for i in range(1, 6)]
+    # the JSON answer for the same record and parameters is the same document
+    as_json = _post(client, server_a, path, data={"chops": "5"}).json()
+    assert _without(as_json, "id", "zip_url") == _without(document, "id", "zip_url")
+    # valid WAVs at the record's rate and channels whose lengths add up to the chops' spans
+    source = sf.info(path)
+    total = 0
+    for chop in document["chops"]:
+        info = sf.info(io.BytesIO(entries[chop["file"]]))
+        assert (info.samplerate, info.channels, info.subtype) == (source.samplerate, source.channels, "PCM_16")
+        assert abs(info.frames - (chop["end"] - chop["start"]) * source.samplerate) <= 1
+        total += info.frames
+    spans = sum(chop["end"] - chop["start"] for chop in document["chops"])
+    assert abs(total - spans * source.samplerate) <= len(document["chops"])
+    # ...and the stored copy is the same bytes
+    again = client.get(server_a.url + response.headers["content-location"])
+    assert again.status_code == 200
+    assert again.content == response.content
+
+
+def test_accept_header_asks_for_the_zip(server_a: Server, client: httpx.Client, records: dict[str, Path]) -> None:
+    response = _post(client, server_a, records["beats.wav"], headers={"Accept": "application/zip"})
+    assert response.headers["content-type"] == "application/zip"
+    assert "chops.json" in _zip_entries(response.content)
+    explicit = _post(
+        client, server_a, records["beats.wav"], params={"format": "json"}, headers={"Accept": "application/zip"}
+    )
+    assert explicit.headers["content-type"] == "application/json"
+
+
+def test_get_by_id_returns_the_same_bytes(server_a: Server, client: httpx.Client, records: dict[str, Path]) -> None:
+    document = _post(client, server_a, records["beats.wav"]).json()
+    first = client.get(server_a.url + document["zip_url"])
+    second = client.get(server_a.url + document["zip_url"])
+    assert first.status_code == second.status_code == 200
+    assert first.headers["content-type"] == "application/zip"
+    assert "attachment" in first.headers["content-disposition"]
+    assert first.content == second.content
+    stored = json.loads(_zip_entries(first.content)["chops.json"])
+    assert stored == document
+
+
+@pytest.mark.parametrize("name", ["beats.flac", "beats.ogg", "beats.mp3", "mono22k.wav"])
+def test_every_codec_is_chopped(server_a: Server, client: httpx.Client, records: dict[str, Path], name: str) -> None:
+    response = _post(client, server_a, records[name], data={"chops": "4"})
+    assert response.status_code == 200, response.text
+    document = response.json()
+    assert len(document["chops"]) == 4
+    assert abs(document["duration"] - 6.0) < 0.1
+
+
+def test_replicas_sharing_a_store_serve_each_others_ids(
+    server_a: Server, server_b: Server, client: httpx.Client, records: dict[str, Path]
+) -> None:
+    from_a = _post(client, server_a, records["beats.wav"]).json()
+    from_b = _post(client, server_b, records["beats.wav"]).json()
+    for document, owner, other in ((from_a, server_a, server_b), (from_b, server_b, server_a)):
+        own = client.get(owner.url + document["zip_url"])
+        theirs = client.get(other.url + document["zip_url"])
+        assert own.status_code == theirs.status_code == 200
+        assert own.content == theirs.content
+
+
+def test_concurrent_requests(server_a: Server, records: dict[str, Path]) -> None:
+    data = records["beats.wav"].read_bytes()
+
+    def chop(_: int) -> httpx.Response:
+        return httpx.post(server_a.url + "/chop", files={"file": ("beats.wav", data)}, timeout=60.0)
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        responses = list(pool.map(chop, range(4)))
+    assert [r.status_code for r in responses] == [200] * 4
+    assert len({r.json()["id"] for r in responses}) == 4
+    assert len({json.dumps(_without(r.json(), "id", "zip_url")) for r in responses}) == 1
+
+
+# --- ids ------------------------------------------------------------------------------------------------------
+
+
+def test_expired_ids_are_gone(short_ttl: tuple[Server, Path], client: httpx.Client, records: dict[str, Path]) -> None:
+    server, store = short_ttl
+    document = _post(client, server, records["beats.wav"]).json()
+    assert client.get(server.url + document["zip_url"]).status_code == 200
+    time.sleep(1.1)
+    _assert_problem(client.get(server.url + document["zip_url"]), 404, "result-not-found")
+    assert not (store / f"{document['id']}.zip").exists()  # removed on read
+    older = _post(client, server, records["beats.wav"]).json()
+    time.sleep(1.1)
+    _post(client, server, records["beats.wav"])  # writing purges expired entries
+    assert not (store / f"{older['id']}.zip").exists()
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        "../../etc/passwd",
+        "..%2F..%2Fetc%2Fpasswd",
+        "%2E%2E%2F%2E%2E%2Fetc%2Fpasswd",
+        "..",
+        "short",
+        "A" * 23,
+        "AAAAAAAAAAAAAAAAAAAAA%2F",
+        secrets.token_urlsafe(16),
+        secrets.token_urlsafe(16),
+    ],
+)
+def test_unknown_and_forged_ids_are_404(server_a: Server, client: httpx.Client, forged: str) -> None:
+    response = client.get(f"{server_a.url}/chops/{forged}.zip")
+    _assert_problem(response, 404)
+
+
+def test_unknown_routes_are_problems(server_a: Server, client: httpx.Client) -> None:
+    _assert_problem(client.get(server_a.url + "/nowhere"), 404)
+    _assert_problem(client.get(server_a.url + "/chop"), 405)
+
+
+# --- bad input ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "status", "slug"),
+    [
+        ("truncated.wav", 415, "not-audio"),
+        ("text.mp3", 415, "not-audio"),
+        ("empty.wav", 415, "not-audio"),
+        ("big.wav", 413, "upload-too-large"),
+        ("silent.wav", 422, "silent-record"),
+        ("tiny.wav", 422, "record-too-short"),
+        ("long.wav", 422, "record-too-long"),
+    ],
+)
+def test_bad_records_are_problems(
+    server_a: Server, client: httpx.Client, records: dict[str, Path], name: str, status: int, slug: str
+) -> None:
+    problem = _assert_problem(_post(client, server_a, records[name]), status, slug)
+    assert problem["instance"] == "/chop"
+    assert problem["detail"]
+
+
+def test_upload_cap_holds_without_content_length(
+    server_a: Server, client: httpx.Client, records: dict[str, Path]
+) -> None:
+    """A chunked body (no Content-Length) is cut off at the cap all the same."""
+    data = records["big.wav"].read_bytes()
+    boundary = "cap-test"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.wav"\r\n'
+        "Content-Type: audio/wav\r\n\r\n"
+    ).encode()
+
+    def body() -> Iterator[bytes]:
+        yield head
+        for start in range(0, len(data), 64 * 1024):
+            yield data[start : start + 64 * 1024]
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    response = client.post(
+        server_a.url + "/chop", content=body(), headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    )
+    assert "content-length" not in response.request.headers
+    problem = _assert_problem(response, 413, "upload-too-large")
+    assert problem["max_upload_bytes"] == MAX_UPLOAD
+
+
+def test_declared_length_over_the_cap_is_refused_at_once(server_a: Server) -> None:
+    """The answer comes before the body: the client sends only the headers."""
+    port = int(server_a.url.rsplit(":", 1)[1])
+    request = (
+        f"POST /chop HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=x\r\n"
+        f"Content-Length: {MAX_UPLOAD + 1}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.sendall(request)
+        answer = b""
+        while b"}" not in answer:
+            chunk = connection.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413 "), head
+    assert b"content-type: application/problem+json" in head.lower()
+    assert json.loads(body)["type"] == "/problems/upload-too-large"
+
+
+def test_malformed_requests_are_problems(server_a: Server, client: httpx.Client, records: dict[str, Path]) -> None:
+    url = server_a.url + "/chop"
+    wav = records["beats.wav"].read_bytes()
+    _assert_problem(
+        client.post(url, content=wav, headers={"Content-Type": "audio/wav"}), 415, "unsupported-request-type"
+    )
+    missing = _assert_problem(client.post(url, files={"record": ("x", b"")}, data={"chops": "4"}), 422)
+    assert missing["errors"][0]["loc"] == ["body", "file"]
+    broken = client.post(
+        url,
+        content=b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\nRIFF',
+        headers={"Content-Type": "multipart/form-data; boundary=b"},
+    )
+    _assert_problem(broken, 400, "malformed-request")
+
+
+@pytest.mark.parametrize(
+    ("where", "values"),
+    [
+        ("form", {"lambda": "1.5"}),
+        ("query", {"lambda": "-0.1"}),
+        ("form", {"chops": "0"}),
+        ("form", {"chops": "many"}),
+        ("form", {"chops": "9", "top_n": "4"}),
+        ("query", {"chops": "9", "top_n": "4"}),
+        ("form", {"bit_depth": "12"}),
+        ("query", {"format": "xml"}),
+        ("query", {"max_length": "0"}),
+    ],
+)
+def test_bad_parameters_are_422(
+    server_a: Server, client: httpx.Client, records: dict[str, Path], where: str, values: dict[str, str]
+) -> None:
+    kwargs = {"data": values} if where == "form" else {"params": values}
+    problem = _assert_problem(_post(client, server_a, records["beats.wav"], **kwargs), 422, "invalid-parameters")
+    assert problem["detail"]
+
+
+def test_no_temporary_files_are_left_behind(
+    workspace: Path, shared_store: Path, server_a: Server, client: httpx.Client, records: dict[str, Path]
+) -> None:
+    private_tmp = workspace / "tmp"
+    before = sorted(private_tmp.rglob("*"))
+    stored_before = set(shared_store.iterdir())
+    for name in ("beats.wav", "beats.ogg", "truncated.wav", "text.mp3", "big.wav", "silent.wav", "long.wav"):
+        _post(client, server_a, records[name])
+        _post(client, server_a, records[name], data={"format": "zip"})
+    _post(client, server_a, records["beats.wav"], data={"chops": "0"})
+    assert sorted(private_tmp.rglob("*")) == before
+    new = set(shared_store.iterdir()) - stored_before
+    assert len(new) == 4  # two records, each as JSON and as zip
+    assert all(path.suffix == ".zip" and not path.name.startswith(".") for path in new)
+
+
+# --- startup --------------------------------------------------------------------------------------------------
+
+
+def _mismatched_model(folder: Path) -> Path:
+    model = folder / "other.onnx"
+    shutil.copyfile(_model_path(), model)
+    card = json.loads(_model_path().with_suffix(".card.json").read_text())
+    card["feature_spec"] = {**card["feature_spec"], "version": "0-old", "hop_length": 512}
+    model.with_suffix(".card.json").write_text(json.dumps(card))
+    return model
+
+
+def test_a_model_for_another_feature_spec_refuses_to_start(
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    model = _mismatched_model(tmp_path)
+    settings = Settings(model_path=model, store_url=str(tmp_path / "store"))
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, lifespan="on", log_config=None)
+    server = uvicorn.Server(config)
+    with caplog.at_level("CRITICAL", logger="samplechop.api"), pytest.raises(SystemExit):
+        server.run()  # uvicorn exits with status 3: startup failed
+    assert not server.started
+    assert "refusing to start" in caplog.text
+    assert "feature spec" in caplog.text
+    # `samplechop serve` says so in one line and exits 2 before starting uvicorn
+    from service.cli import main
+
+    monkeypatch.setenv("SAMPLECHOP_MODEL_PATH", str(model))
+    assert main(["serve", "--port", "0"]) == 2
+    assert "feature spec" in capsys.readouterr().err
+
+
+def test_samplechop_serve_with_two_workers(
+    workspace: Path, shared_store: Path, server_a: Server, records: dict[str, Path]
+) -> None:
+    """The CLI serves the app factory with several processes; they share the store with the other replicas."""
+    made_by_a = _post(httpx.Client(timeout=60.0), server_a, records["beats.wav"]).json()
+    private_tmp = workspace / "serve-tmp"
+    private_tmp.mkdir()
+    port = _free_port()
+    env = {
+        **os.environ,
+        "TMPDIR": str(private_tmp),
+        "SAMPLECHOP_STORE_URL": str(shared_store),
+        "SAMPLECHOP_MODEL_PATH": str(_model_path()),
+        "SAMPLECHOP_WORKER_THREADS": "1",
+        "SAMPLECHOP_WARMUP": "false",  # warm-up is tested above; here it would only double the JIT time
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "service.cli",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "2",
+    ]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        ready_in_a_row = 0
+        while ready_in_a_row < 6:  # every worker answers: each connection may go to either
+            assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
+            try:
+                ready_in_a_row = ready_in_a_row + 1 if httpx.get(url + "/readyz").status_code == 200 else 0
+            except httpx.TransportError:
+                ready_in_a_row = 0
+            assert time.monotonic() < deadline, "samplechop serve did not become ready"
+            time.sleep(0.1)
+        # (onnxruntime leaves a `.ses` file in the temp dir when imported: at startup, not per request)
+        at_startup = sorted(private_tmp.rglob("*"))
+        with httpx.Client(timeout=60.0) as session:
+            assert (
+                session.get(url + made_by_a["zip_url"]).content
+                == session.get(server_a.url + made_by_a["zip_url"]).content
+            )
+            with records["beats.wav"].open("rb") as handle:
+                response = session.post(url + "/chop", files={"file": ("beats.wav", handle)})
+            assert response.status_code == 200
+            assert session.get(server_a.url + response.json()["zip_url"]).status_code == 200
+            _assert_problem(session.post(url + "/chop", files={"file": ("x.wav", b"RIFF....WAVE")}), 415, "not-audio")
+        assert sorted(private_tmp.rglob("*")) == at_startup
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_default_store_is_under_the_temp_dir() -> None:
+    assert Settings().store_url == str(Path(tempfile.gettempdir()) / "samplechop-results")
+    assert Settings().model_path == DEFAULT_MODEL_PATH
