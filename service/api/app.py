@@ -23,6 +23,7 @@ from service.api.problems import install_problem_handlers
 from service.api.routes import router
 from service.api.settings import Settings
 from service.api.store import ResultStore
+from service.api.web import mount_web
 from service.engine import ModelLoadError
 
 logger = logging.getLogger("samplechop.api")
@@ -82,5 +83,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = None
     install_problem_handlers(app)
     app.include_router(router)
+    mount_web(app)
     app.openapi = partial(build_openapi, app)  # type: ignore[method-assign]
     return app
