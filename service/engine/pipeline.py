@@ -11,6 +11,7 @@ import json
 import time
 import zipfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,9 @@ MERGE_S = 0.010
 SNAP_RADIUS_S = 0.035
 HARMONIC_WINDOW_S = 1.0
 SILENCE_PEAK = 1e-4
+
+
+_FEATURE_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="samplechop-features")
 
 
 class RecordTooLong(ValueError):
@@ -98,8 +102,10 @@ class Chopper:
         if float(np.max(np.abs(audio.mono))) < SILENCE_PEAK:
             raise SilentRecord("the record is silent: there is nothing to chop")
         with clock.stage("features"):
+            # The onset envelope and the CQT are independent FFT work that releases the GIL: overlap them.
+            onset_job = _FEATURE_POOL.submit(mel_onset_strength, audio.mono, spec.sample_rate, spec.hop_length)
             windows, cqt = record_features(audio.mono, spec)
-            onsets = mel_onset_strength(audio.mono, spec.sample_rate, spec.hop_length)[: windows.shape[0]]
+            onsets = onset_job.result()[: windows.shape[0]]
         with clock.stage("inference"):
             probabilities = self.model.predict(windows)
         with clock.stage("beats"):
