@@ -22,6 +22,7 @@ class FitConfig:
     epochs: int = 30
     patience: int = 4
     seed: int = 0
+    class_weight_power: float = 1.0
 
 
 def build_model(config: FitConfig):
@@ -42,11 +43,12 @@ def build_model(config: FitConfig):
     return model
 
 
-def class_weights(y: np.ndarray) -> dict[int, float]:
-    """Weights that give positives and negatives equal total weight (positives are ~5 % of rows)."""
+def class_weights(y: np.ndarray, power: float = 1.0) -> dict[int, float]:
+    """Positive weight (negatives/positives)**power, negatives 1: power 1 gives both classes equal total weight
+    (positives are ~5 % of rows), smaller powers keep the probabilities closer to calibrated."""
     positives = max(int(y.sum()), 1)
     negatives = max(int(y.size - positives), 1)
-    return {0: y.size / (2.0 * negatives), 1: y.size / (2.0 * positives)}
+    return {0: 1.0, 1: (negatives / positives) ** power}
 
 
 def fit(dataset_dir: Path, out_dir: Path, config: FitConfig = FitConfig(), *, verbose: int = 2) -> Path:
@@ -72,7 +74,7 @@ def fit(dataset_dir: Path, out_dir: Path, config: FitConfig = FitConfig(), *, ve
         validation_data=(x_val, y_val.astype(np.float32)),
         epochs=config.epochs,
         batch_size=config.batch_size,
-        class_weight=class_weights(y_train),
+        class_weight=class_weights(y_train, config.class_weight_power),
         callbacks=[stop],
         shuffle=True,
         verbose=verbose,
