@@ -70,6 +70,12 @@ def test_slices_tile_the_record_sample_exactly(chopper, beat_wav: Path) -> None:
         assert abs(decoded[0]).max() < 1e-3  # faded in: no click
 
 
+def test_no_chop_starts_in_the_last_moments(chopper, beat_wav: Path) -> None:
+    for chops in (4, 12):
+        result = chopper.chop(beat_wav, ChopParams(chops=chops, top_n=16)).result
+        assert all(chop.end - chop.start >= 0.2 for chop in result.chops)
+
+
 def test_max_length_and_24_bit(chopper, beat_wav: Path) -> None:
     record = chopper.chop(beat_wav, ChopParams(chops=3, max_length_s=0.5, bit_depth=24))
     for chop in record.result.chops:

@@ -127,6 +127,20 @@ def test_export_refuses_a_model_that_breaks_parity(trained: Path, monkeypatch: p
     assert not target.exists()
 
 
+def test_the_whole_chain_on_a_tiny_rendered_corpus(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from trainer.cli import main
+
+    out = tmp_path / "run"
+    arguments = ["all", "--out", str(out), "--records", "6", "--seed", "5", "--epochs", "1"]
+    assert main([*arguments, "--min-duration", "6", "--max-duration", "8"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    card = json.loads((out / "model.card.json").read_text())
+    assert report["model_id"] == card["model_id"]
+    assert card["data"]["records"] == 6 and card["data"]["seed"] == 5
+    assert set(report["timings_s"]) >= {"corpus_s", "build_s", "fit_s"}
+    assert len(list((out / "corpus").glob("*.txt"))) == 6
+
+
 def test_train_cli_reports_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from trainer.cli import main
 

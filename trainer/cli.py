@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import sys
@@ -162,7 +163,9 @@ def run(args: argparse.Namespace) -> dict:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        report = run(args)
+        # Progress (Keras's epoch lines, tqdm) goes to stderr; stdout carries only the JSON report.
+        with contextlib.redirect_stdout(sys.stderr):
+            report = run(args)
     except (FileNotFoundError, ValueError, RuntimeError) as error:
         print(f"samplechop-train: {error}", file=sys.stderr)
         return 2

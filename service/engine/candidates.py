@@ -105,7 +105,7 @@ def pick_candidates(
 
     A candidate's score is the model's probability around it (times its bar-position weight on a beat, times
     ``off_beat_factor`` off the beat grid). Candidates closer than ``min_distance_frames`` are suppressed, keeping
-    the better. When fewer than ``minimum`` remain, sub-threshold peaks (at least ``FILL_FLOOR``) and then the
+    the better, and none starts within ``min_distance_frames`` of the end. When fewer than ``minimum`` remain, sub-threshold peaks (at least ``FILL_FLOOR``) and then the
     record's strongest onsets fill up: a producer who asks for eight chops wants eight chops on attacks, ranked
     honestly by the model.
     """
@@ -137,6 +137,9 @@ def pick_candidates(
         fill = snap_to_onsets(fill, onset_strength, snap_radius_frames)
         all_frames = np.concatenate([all_frames, fill])
         all_scores = np.concatenate([all_scores, window_max(probabilities, fill, snap_radius_frames) * 0.1])
+    # A chop in the record's last moments would make a pad of a few milliseconds: keep a chop's worth of room.
+    room = all_frames < probabilities.size - min(min_distance_frames, probabilities.size // 4)
+    all_frames, all_scores = all_frames[room], all_scores[room]
     order = suppress_near_indices(all_frames, all_scores, min_distance_frames)[:top_n]
     return all_frames[order], all_scores[order]
 
