@@ -104,10 +104,10 @@ def pick_candidates(
       hears as the downbeat ranks first.
 
     A candidate's score is the model's probability around it (times its bar-position weight on a beat, times
-    ``off_beat_factor`` off the beat grid). Candidates closer than ``min_distance_frames`` are suppressed, keeping
-    the better, and none starts within ``min_distance_frames`` of the end. When fewer than ``minimum`` remain, sub-threshold peaks (at least ``FILL_FLOOR``) and then the
-    record's strongest onsets fill up: a producer who asks for eight chops wants eight chops on attacks, ranked
-    honestly by the model.
+    ``off_beat_factor`` off the beat grid). Candidates closer than ``min_distance_frames`` are suppressed,
+    keeping the better, and none starts within ``min_distance_frames`` of the end. When fewer than ``minimum``
+    remain, sub-threshold peaks (at least ``FILL_FLOOR``) and then the record's strongest onsets fill up: a
+    producer who asks for eight chops wants eight chops on attacks, ranked honestly by the model.
     """
     from service.engine.beats import bar_phase_weights
 
