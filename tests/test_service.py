@@ -18,11 +18,9 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -35,6 +33,7 @@ from service.api.app import create_app
 from service.api.settings import Settings
 from service.engine import DEFAULT_MODEL_PATH
 from shared_features import FEATURE_VERSION
+from tests.live_server import Server, shipped_model_path
 from tests.synth import beat_record
 
 TRUMPET = Path(__file__).resolve().parents[2] / "shared" / "data" / "listen" / "sorohanro_-_solo-trumpet-06.hq.ogg"
@@ -43,50 +42,7 @@ MAX_DURATION_S = 10.0
 PROBLEM = "application/problem+json"
 
 
-def _model_path() -> Path:
-    path = Settings().model_path
-    if not path.exists():
-        pytest.skip(f"no model at {path} (train one, or set SAMPLECHOP_MODEL_PATH)")
-    return path
-
-
 # --- servers --------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Server:
-    """A real uvicorn server running the real app in a thread, on an ephemeral loopback port."""
-
-    settings: Settings
-    server: uvicorn.Server
-    thread: threading.Thread
-    url: str = ""
-
-    @classmethod
-    def start(cls, settings: Settings, timeout_s: float = 120.0) -> Server:
-        config = uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=0, lifespan="on", access_log=False, log_config=None
-        )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
-        handle = cls(settings, server, thread)
-        thread.start()
-        deadline = time.monotonic() + timeout_s
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the server did not start")
-            time.sleep(0.02)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        handle.url = f"http://127.0.0.1:{port}"
-        while httpx.get(handle.url + "/readyz").status_code != 200:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the server did not become ready")
-            time.sleep(0.05)
-        return handle
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +71,7 @@ def shared_store(workspace: Path) -> Path:
 
 def _settings(store: Path, **overrides: object) -> Settings:
     values: dict[str, object] = {
-        "model_path": _model_path(),
+        "model_path": shipped_model_path(),
         "store_url": str(store),
         "max_upload_bytes": MAX_UPLOAD,
         "max_duration_s": MAX_DURATION_S,
@@ -540,8 +496,8 @@ def test_no_temporary_files_are_left_behind(
 
 def _mismatched_model(folder: Path) -> Path:
     model = folder / "other.onnx"
-    shutil.copyfile(_model_path(), model)
-    card = json.loads(_model_path().with_suffix(".card.json").read_text())
+    shutil.copyfile(shipped_model_path(), model)
+    card = json.loads(shipped_model_path().with_suffix(".card.json").read_text())
     card["feature_spec"] = {**card["feature_spec"], "version": "0-old", "hop_length": 512}
     model.with_suffix(".card.json").write_text(json.dumps(card))
     return model
@@ -582,7 +538,7 @@ def test_samplechop_serve_with_two_workers(
         **os.environ,
         "TMPDIR": str(private_tmp),
         "SAMPLECHOP_STORE_URL": str(shared_store),
-        "SAMPLECHOP_MODEL_PATH": str(_model_path()),
+        "SAMPLECHOP_MODEL_PATH": str(shipped_model_path()),
         "SAMPLECHOP_WORKER_THREADS": "1",
         "SAMPLECHOP_WARMUP": "false",  # warm-up is tested above; here it would only double the JIT time
     }

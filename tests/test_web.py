@@ -17,11 +17,8 @@ import base64
 import io
 import json
 import os
-import threading
-import time
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +26,11 @@ import httpx
 import numpy as np
 import pytest
 import soundfile as sf
-import uvicorn
 
 from service.api.app import create_app
 from service.api.settings import Settings
-from service.api.web import STATIC_DIR, mount_web
+from service.api.web import STATIC_DIR
+from tests.live_server import Server, shipped_model_path
 from tests.synth import beat_record
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -107,56 +104,20 @@ def _playwright():
     return sync_playwright
 
 
-def _model_path() -> Path:
-    path = Settings().model_path
-    if not path.exists():
-        pytest.skip(f"no model at {path} (train one, or set SAMPLECHOP_MODEL_PATH)")
-    return path
-
-
-@dataclass
-class Server:
-    server: uvicorn.Server
-    thread: threading.Thread
-    url: str
-
-
-def _start_server(settings: Settings, timeout_s: float = 120.0) -> Server:
-    app = create_app(settings)
-    if not _has_page(app):  # until create_app wires it in; test_create_app_serves_the_page says so
-        mount_web(app)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", access_log=False, log_config=None)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn-web-test", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + timeout_s
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the server did not start")
-        time.sleep(0.02)
-    url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    while httpx.get(url + "/readyz").status_code != 200:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the server did not become ready")
-        time.sleep(0.05)
-    return Server(server, thread, url)
-
-
 @pytest.fixture(scope="module")
 def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     _playwright()
     store = tmp_path_factory.mktemp("web-store")
     settings = Settings(
-        model_path=_model_path(),
+        model_path=shipped_model_path(),
         store_url=str(store),
         max_upload_bytes=MAX_UPLOAD,
         max_duration_s=30.0,
         worker_threads=1,
     )
-    server = _start_server(settings)
+    server = Server.start(settings)
     yield server
-    server.server.should_exit = True
-    server.thread.join(timeout=30)
+    server.stop()
 
 
 @pytest.fixture(scope="module")
