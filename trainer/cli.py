@@ -19,13 +19,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="samplechop-train", description="Render a corpus and train the chop model.")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    corpus = commands.add_parser("corpus", help="render the training corpus (WAV + chop labels)")
-    corpus.add_argument("--out", type=Path, required=True)
-    corpus.add_argument("--records", type=int, default=300)
-    corpus.add_argument("--seed", type=int, default=0)
-    corpus.add_argument("--min-duration", type=float, default=20.0)
-    corpus.add_argument("--max-duration", type=float, default=40.0)
-    corpus.add_argument("--workers", type=int, default=2)
+    _add_corpus_options(commands.add_parser("corpus", help="render the training corpus (WAV + chop labels)"))
 
     build = commands.add_parser("build", help="features + labels + augmentation → sharded arrays")
     build.add_argument("--corpus", type=Path, required=True)
@@ -49,16 +43,20 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--dataset", type=Path, default=None)
     evaluate.add_argument("--dev", type=Path, default=None, help="annotated drums (default ../shared/data/dev/…)")
 
-    whole = commands.add_parser("all", help="the whole chain into one directory")
-    whole.add_argument("--out", type=Path, required=True)
-    whole.add_argument("--records", type=int, default=300)
-    whole.add_argument("--seed", type=int, default=0)
-    whole.add_argument("--min-duration", type=float, default=20.0)
-    whole.add_argument("--max-duration", type=float, default=40.0)
+    whole = _add_corpus_options(commands.add_parser("all", help="the whole chain into one directory"))
     whole.add_argument("--epochs", type=int, default=30)
-    whole.add_argument("--workers", type=int, default=2)
     whole.add_argument("--dev", type=Path, default=None)
     whole.add_argument("--install", action="store_true", help="copy the result over the shipped default model")
+    return parser
+
+
+def _add_corpus_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--records", type=int, default=300, help="records to render (300)")
+    parser.add_argument("--seed", type=int, default=0, help="the corpus is a pure function of this (0)")
+    parser.add_argument("--min-duration", type=float, default=20.0, help="shortest record, seconds (20)")
+    parser.add_argument("--max-duration", type=float, default=40.0, help="longest record, seconds (40)")
+    parser.add_argument("--workers", type=int, default=2, help="rendering and build processes (2)")
     return parser
 
 
