@@ -64,7 +64,8 @@ class ChopOut(BaseModel):
     index: int = Field(description="1-based, in time order")
     start: float = Field(description="seconds")
     end: float = Field(description="seconds")
-    probability: float
+    probability: float = Field(description="the model's chop probability around this point, 0…1")
+    score: float = Field(description="the probability weighted by the point's place in the bar; ranks candidates")
     rank: int = Field(description="the order diversification chose it in (1 = first)")
     file: str = Field(description="the slice's name in the zip")
 
@@ -111,10 +112,42 @@ CHOP_DOCUMENT_EXAMPLE: dict[str, Any] = {
     },
     "candidates": 11,
     "chops": [
-        {"index": 1, "start": 0.0, "end": 1.001451, "probability": 0.981, "rank": 1, "file": "chop_01.wav"},
-        {"index": 2, "start": 1.001451, "end": 2.499864, "probability": 0.944, "rank": 3, "file": "chop_02.wav"},
-        {"index": 3, "start": 2.499864, "end": 4.000998, "probability": 0.962, "rank": 2, "file": "chop_03.wav"},
-        {"index": 4, "start": 4.000998, "end": 6.0, "probability": 0.873, "rank": 4, "file": "chop_04.wav"},
+        {
+            "index": 1,
+            "start": 0.0,
+            "end": 1.001451,
+            "probability": 0.981,
+            "score": 0.981,
+            "rank": 1,
+            "file": "chop_01.wav",
+        },
+        {
+            "index": 2,
+            "start": 1.001451,
+            "end": 2.499864,
+            "probability": 0.944,
+            "score": 0.944,
+            "rank": 3,
+            "file": "chop_02.wav",
+        },
+        {
+            "index": 3,
+            "start": 2.499864,
+            "end": 4.000998,
+            "probability": 0.962,
+            "score": 0.962,
+            "rank": 2,
+            "file": "chop_03.wav",
+        },
+        {
+            "index": 4,
+            "start": 4.000998,
+            "end": 6.0,
+            "probability": 0.873,
+            "score": 0.873,
+            "rank": 4,
+            "file": "chop_04.wav",
+        },
     ],
     "id": "3q2-7wEjXyQ0G8dVvB1Ylw",
     "zip_url": "/chops/3q2-7wEjXyQ0G8dVvB1Ylw.zip",
