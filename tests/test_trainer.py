@@ -137,6 +137,8 @@ def test_the_whole_chain_on_a_tiny_rendered_corpus(tmp_path: Path, capsys: pytes
     card = json.loads((out / "model.card.json").read_text())
     assert report["model_id"] == card["model_id"]
     assert card["data"]["records"] == 6 and card["data"]["seed"] == 5
+    assert sum(card["data"]["kinds"].values()) == 6
+    assert card["data"]["licences"] and not any("non-commercial" in lic.lower() for lic in card["data"]["licences"])
     assert set(report["timings_s"]) >= {"corpus_s", "build_s", "fit_s"}
     assert len(list((out / "corpus").glob("*.txt"))) == 6
 

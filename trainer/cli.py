@@ -8,6 +8,7 @@ import json
 import shutil
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 from trainer.card import card_path
@@ -90,7 +91,13 @@ def _data_summary(dataset: Path) -> dict:
     corpus_note = {}
     manifest = Path(index.get("corpus_dir", "")) / "corpus.json"
     if manifest.exists():
-        corpus_note = {"manifest": str(manifest)}
+        records = json.loads(manifest.read_text())
+        corpus_note = {
+            "manifest": str(manifest),
+            "kinds": dict(Counter(record["kind"] for record in records)),
+            "licences": sorted({record["licence"] for record in records}),
+            "soundfonts": sorted({str(record["soundfont"]) for record in records}),
+        }
     return {
         "corpus": "rendered (see trainer/CORPUS.md); no dev or NC material",
         "seed": index["seed"],
