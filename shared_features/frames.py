@@ -61,10 +61,18 @@ def mel_onset_strength(mono: np.ndarray, sample_rate: int, hop_length: int) -> n
     """librosa's mel spectral-flux onset strength at the feature frame rate: shape (frames,), float32.
 
     Tracks beats more reliably than the CQT flux (it sees the kick below F2 and the cymbals above the CQT's top).
+    The engine takes it at twice the feature hop (librosa's usual ~11.6 ms frames): half the cost, and the beat
+    tracker does better there than at 5.8 ms.
     """
     import librosa
 
     return librosa.onset.onset_strength(y=mono, sr=sample_rate, hop_length=hop_length).astype(np.float32)
+
+
+def upsample_envelope(envelope: np.ndarray, factor: int, frames: int) -> np.ndarray:
+    """Linear interpolation of an envelope at ``factor`` times the hop onto ``frames`` frames of the finer hop."""
+    fine = np.interp(np.arange(frames) / factor, np.arange(envelope.size), envelope)
+    return fine.astype(np.float32)
 
 
 def onset_envelope(cqt: np.ndarray) -> np.ndarray:

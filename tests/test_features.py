@@ -116,3 +116,18 @@ def test_a_spec_with_long_context_widens_the_input() -> None:
     spec = FeatureSpec(version="test", long_context_blocks=32)
     assert spec.window_width == 61 + 65
     assert feature_windows(np.random.default_rng(0).random(300).astype(np.float32), spec).shape == (300, 126)
+
+
+def test_harmonic_frames_equal_librosa_hpss_around_each_frame() -> None:
+    import librosa
+
+    cqt = np.abs(np.random.default_rng(0).standard_normal((48, 600))).astype(np.float32)
+    frames = np.array([0, 7, 300, 599])
+    window, margin = 20, 15
+    padded = np.pad(cqt, ((0, 0), (margin, margin + window)), mode="edge")
+    expected = []
+    for frame in frames:
+        harmonic, _ = librosa.decompose.hpss(padded[:, frame : frame + 2 * margin + window], kernel_size=31)
+        expected.append(np.log1p(100 * harmonic[:, margin : margin + window].mean(axis=1)))
+    np.testing.assert_allclose(harmonic_frames(cqt, frames, window_frames=window), expected, rtol=1e-5, atol=1e-6)
+    assert harmonic_frames(cqt, np.array([], dtype=int)).shape == (0, 48)

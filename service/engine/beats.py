@@ -6,18 +6,19 @@ import librosa
 import numpy as np
 
 BEATS_PER_BAR = 4
-# librosa's tempo estimate over the full-rate envelope of a 3-minute record peaks at ~2 GB; over an envelope
-# max-pooled by this factor (hop 1024 at 44.1 kHz, librosa's usual resolution ballpark) it needs ~60 MB.
-TEMPO_POOLING = 4
+# librosa's tempo estimate over a 5.8-ms envelope of a 3-minute record peaks at ~2 GB; over one max-pooled to
+# ~23 ms frames (hop 1024 at 44.1 kHz) it needs ~60 MB.
+TEMPO_FRAME_S = 0.023
 
 
 def track_beats(onset_strength: np.ndarray, sample_rate: int, hop_length: int) -> np.ndarray:
     """Beat frames from an onset envelope (librosa's dynamic-programming tracker); empty if none are found."""
     if onset_strength.size < 8 or not np.any(onset_strength > 0):
         return np.zeros(0, dtype=np.int64)
-    usable = onset_strength.size // TEMPO_POOLING * TEMPO_POOLING
-    pooled = onset_strength[:usable].reshape(-1, TEMPO_POOLING).max(axis=1)
-    bpm = float(librosa.feature.tempo(onset_envelope=pooled, sr=sample_rate, hop_length=hop_length * TEMPO_POOLING)[0])
+    pooling = max(1, round(TEMPO_FRAME_S * sample_rate / hop_length))
+    usable = onset_strength.size // pooling * pooling
+    pooled = onset_strength[:usable].reshape(-1, pooling).max(axis=1)
+    bpm = float(librosa.feature.tempo(onset_envelope=pooled, sr=sample_rate, hop_length=hop_length * pooling)[0])
     _, beats = librosa.beat.beat_track(onset_envelope=onset_strength, sr=sample_rate, hop_length=hop_length, bpm=bpm)
     return np.asarray(beats, dtype=np.int64)
 

@@ -34,12 +34,13 @@ from shared_features import (
     harmonic_frames,
     record_features,
 )
-from shared_features.frames import frames_to_seconds, mel_onset_strength, seconds_to_frames
+from shared_features.frames import frames_to_seconds, mel_onset_strength, seconds_to_frames, upsample_envelope
 
 MERGE_S = 0.010
 SNAP_RADIUS_S = 0.035
 HARMONIC_WINDOW_S = 1.0
 SILENCE_PEAK = 1e-4
+ONSET_HOP_FACTOR = 2  # the onset envelope is taken at 2 × the feature hop, then interpolated
 
 
 _FEATURE_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="samplechop-features")
@@ -103,9 +104,12 @@ class Chopper:
             raise SilentRecord("the record is silent: there is nothing to chop")
         with clock.stage("features"):
             # The onset envelope and the CQT are independent FFT work that releases the GIL: overlap them.
-            onset_job = _FEATURE_POOL.submit(mel_onset_strength, audio.mono, spec.sample_rate, spec.hop_length)
+            onset_job = _FEATURE_POOL.submit(
+                mel_onset_strength, audio.mono, spec.sample_rate, ONSET_HOP_FACTOR * spec.hop_length
+            )
             windows, cqt = record_features(audio.mono, spec)
-            onsets = onset_job.result()[: windows.shape[0]]
+            coarse_onsets = onset_job.result()
+            onsets = upsample_envelope(coarse_onsets, ONSET_HOP_FACTOR, windows.shape[0])
         with clock.stage("inference"):
             probabilities = self.model.predict(windows)
         with clock.stage("beats"):
