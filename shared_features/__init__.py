@@ -9,7 +9,7 @@ from shared_features.audio import AudioDecodeError, DecodedAudio, decode_audio
 from shared_features.frames import (
     context_windows,
     frames_to_seconds,
-    onset_envelope,
+    mel_onset_strength,
     seconds_to_frames,
     summed_cqt,
 )
@@ -27,7 +27,7 @@ __all__ = [
     "decode_audio",
     "frames_to_seconds",
     "harmonic_frames",
-    "onset_envelope",
+    "mel_onset_strength",
     "record_features",
     "seconds_to_frames",
     "summed_cqt",

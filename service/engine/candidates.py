@@ -52,13 +52,7 @@ def suppress_near(frames: np.ndarray, scores: np.ndarray, min_distance_frames: i
 
     Returns the kept frames ordered by score, best first.
     """
-    order = np.argsort(-scores, kind="stable")
-    kept: list[int] = []
-    for index in order:
-        frame = int(frames[index])
-        if all(abs(frame - other) >= min_distance_frames for other in kept):
-            kept.append(frame)
-    return np.asarray(kept, dtype=np.int64)
+    return np.asarray(frames, dtype=np.int64)[suppress_near_indices(frames, scores, min_distance_frames)]
 
 
 def snap_to_onsets(frames: np.ndarray, onset_strength: np.ndarray, radius_frames: int) -> np.ndarray:
@@ -124,8 +118,9 @@ def pick_candidates(
         beat_probabilities = window_max(probabilities, beats, snap_radius_frames)
         frames.append(beats)
         scores.append(beat_probabilities * bar_phase_weights(beat_probabilities))
-    on_grid = np.asarray([beats.size and np.min(np.abs(beats - p)) <= snap_radius_frames for p in peaks], dtype=bool)
-    off_grid = peaks[~on_grid] if peaks.size else peaks
+    off_grid = peaks
+    if beats.size and peaks.size:
+        off_grid = peaks[np.min(np.abs(peaks[:, None] - beats[None, :]), axis=1) > snap_radius_frames]
     frames.append(off_grid)
     factor = off_beat_factor if beats.size else 1.0
     scores.append(window_max(probabilities, off_grid, snap_radius_frames) * factor)
@@ -145,7 +140,7 @@ def pick_candidates(
 
 
 def suppress_near_indices(frames: np.ndarray, scores: np.ndarray, min_distance_frames: int) -> np.ndarray:
-    """Like :func:`suppress_near`, but returns the kept positions in ``frames`` (best first)."""
+    """Greedy non-maximum suppression over (frame, score) pairs: the kept positions in ``frames``, best first."""
     kept: list[int] = []
     for index in np.argsort(-scores, kind="stable"):
         if all(abs(int(frames[index]) - int(frames[other])) >= min_distance_frames for other in kept):

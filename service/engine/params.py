@@ -21,7 +21,6 @@ class ChopParams:
     min_distance_s: float = 0.25
     max_length_s: float | None = None
     bit_depth: int = 16
-    use_beats: bool = True
 
     def __post_init__(self) -> None:
         if not 1 <= self.chops <= 128:

@@ -113,7 +113,7 @@ class Chopper:
         with clock.stage("inference"):
             probabilities = self.model.predict(windows)
         with clock.stage("beats"):
-            beats = track_beats(onsets, spec.sample_rate, spec.hop_length) if params.use_beats else None
+            beats = track_beats(onsets, spec.sample_rate, spec.hop_length)
         with clock.stage("candidates"):
             to_frames = spec.sample_rate / spec.hop_length
             radius = round(SNAP_RADIUS_S * to_frames)
