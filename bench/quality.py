@@ -1,197 +1,178 @@
-"""Quality benchmark: does sampleChop put chops where producers would, better than today's choppers?
+"""Quality benchmark: does sampleChop find the beats and bars and put chops where a musician would cut?
 
-On real drum recordings with human beat, bar-position and onset annotations (``../shared/data/dev/mdb_drums``),
-for K chops a record:
+On the annotated dev set (``../shared/data/dev``, see ``shared/README.md``), per data group and split — mdb_drums
+(drum stems), real (full mixes: tune and report printed apart), loops (tempo only; not in SPLIT.tsv) — every system
+is scored record by record and each figure is a mean over records with a bootstrap 95 % interval:
 
-- P@beat / P@downbeat: share of chop points within ±70 ms of an annotated beat / downbeat;
-- P@onset: share within ±50 ms of an annotated drum onset;
-- diversity: mean pairwise chroma distance between the chops (the 1 s after each point), relative to sampleChop
-  with λ = 0 (the top-K by probability).
+- beat F / downbeat F: ``mir_eval.beat.f_measure``, 70 ms, untrimmed, of a system's beat grid;
+- P@beat / P@downbeat: share of its K chop points within 70 ms of an annotated beat / downbeat (a point at 0 s,
+  the first slice's start, does not count); P@onset: within 50 ms of an annotated drum onset (mdb_drums);
+- diversity ×ref / ×random: mean pairwise distance between the chroma of the 1 s after each chop, over that of
+  the reference system (sampleChop's own top-K by score, λ = 0) and of random points on the same record;
+- tempo acc1 / acc2: share of records whose tempo is within 4 % of the reference (acc2 forgives ×2, ÷2, ×3, ÷3).
 
-Baselines in the same run: random points (mean of 20 seeds), librosa onsets top-K by onset strength (0.25 s
-apart), librosa beats top-K by onset strength, a bar grid (every 4th tracked beat, top-K by strength).
-
-    python bench/quality.py                       # the shipped model
-    python bench/quality.py --model new.onnx --compare service/models/default.onnx --gate
+    python bench/quality.py                                  # every system, tune and report
+    python bench/quality.py --split report --systems samplechop,librosa-tracker --json out.json
+    python bench/quality.py --model new.onnx --gate --min-p-downbeat 0.5 --min-diversity 1.3
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import platform
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
+import time
 from pathlib import Path
-
-import librosa
-import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from service.engine import DEFAULT_MODEL_PATH, ChopModel, ChopParams, Chopper  # noqa: E402
+from bench.eval.data import SPLITS, DevDataError, load_dev  # noqa: E402
+from bench.eval.evaluate import (  # noqa: E402
+    DEFAULT_REFERENCE,
+    RANDOM_REFERENCE,
+    Table,
+    evaluate,
+    gate,
+    markdown,
+    summarise,
+)
+from bench.eval.metrics import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED  # noqa: E402
+from bench.eval.systems import CHOPS, SystemEntry, default_systems  # noqa: E402
 
-DEV_DIR = REPO.parent / "shared" / "data" / "dev" / "mdb_drums"
-BEAT_TOLERANCE_S = 0.070
-ONSET_TOLERANCE_S = 0.050
-RATE = 22_050
-HOP = 512
-
-
-@dataclass
-class DevRecord:
-    name: str
-    path: Path
-    audio: np.ndarray  # mono at RATE, for baselines and chroma
-    beats: np.ndarray
-    downbeats: np.ndarray
-    onsets: np.ndarray
-
-
-def load_dev(dev_dir: Path) -> list[DevRecord]:
-    records = []
-    for wav in sorted((dev_dir / "audio").glob("*.wav")):
-        stem = wav.stem.removesuffix("_Drum")
-        beats = np.loadtxt(dev_dir / "beats" / f"{stem}.beats", ndmin=2)
-        onsets = np.loadtxt(dev_dir / "onsets" / f"{stem}.onsets", ndmin=2, usecols=0)
-        audio, _ = librosa.load(wav, sr=RATE, mono=True)
-        records.append(
-            DevRecord(stem, wav, audio, beats[:, 0], beats[beats[:, 1] == 1, 0], np.sort(np.atleast_1d(onsets)))
-        )
-    return records
+DEV_DIR = REPO.parent / "shared" / "data" / "dev"
+GATES = {  # option → metric key
+    "min_beat_f": "beat_f",
+    "min_downbeat_f": "downbeat_f",
+    "min_p_beat": "p_beat",
+    "min_p_downbeat": "p_downbeat",
+    "min_diversity": "diversity_vs_reference",
+    "min_diversity_random": "diversity_vs_random",
+}
 
 
-def hit_rate(points: np.ndarray, events: np.ndarray, tolerance: float) -> float:
-    if points.size == 0:
-        return 0.0
-    return float(np.mean([np.min(np.abs(events - p)) <= tolerance for p in points]))
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dev-dir", type=Path, default=DEV_DIR, help="the dev set root (holds SPLIT.tsv)")
+    parser.add_argument("--split", choices=[*SPLITS, "all"], default="all")
+    parser.add_argument("--systems", default=None, help="comma-separated rows to print (default: all)")
+    parser.add_argument("--model", type=Path, default=None, help="ONNX model for the samplechop rows")
+    parser.add_argument("--compare", type=Path, default=None, help="a second model, row 'compare'")
+    parser.add_argument("--chops", type=int, default=CHOPS, help="K, chops a record")
+    parser.add_argument("--top-n", type=int, default=16)
+    parser.add_argument("--reference", default=DEFAULT_REFERENCE, help="the system diversity is relative to")
+    parser.add_argument("--resamples", type=int, default=BOOTSTRAP_RESAMPLES, help="bootstrap resamples")
+    parser.add_argument("--seed", type=int, default=BOOTSTRAP_SEED, help="bootstrap seed")
+    parser.add_argument("--no-loops", action="store_true", help="leave the loops out")
+    parser.add_argument("--json", type=Path, default=None, help="write every figure (and per record) here")
+    parser.add_argument("--quiet", action="store_true", help="no per-record progress on stderr")
+    gates = parser.add_argument_group("gate (report split, all report records pooled)")
+    gates.add_argument("--gate", action="store_true", help="exit 1 unless --gate-system meets every minimum given")
+    gates.add_argument("--gate-system", default="samplechop")
+    gates.add_argument("--min-beat-f", type=float)
+    gates.add_argument("--min-downbeat-f", type=float)
+    gates.add_argument("--min-p-beat", type=float)
+    gates.add_argument("--min-p-downbeat", type=float)
+    gates.add_argument("--min-diversity", type=float, help="diversity over the reference's (a ratio)")
+    gates.add_argument("--min-diversity-random", type=float, help="diversity over random points' (a ratio)")
+    return parser.parse_args(argv)
 
 
-def chroma_diversity(audio: np.ndarray, points: np.ndarray) -> float:
-    """Mean pairwise Euclidean distance between the normalised mean chroma of the 1 s after each point."""
-    if points.size < 2:
-        return 0.0
-    vectors = []
-    for point in points:
-        segment = audio[int(point * RATE) : int((point + 1.0) * RATE)]
-        if segment.size < HOP * 2:
-            segment = np.pad(segment, (0, HOP * 2 - segment.size))
-        chroma = librosa.feature.chroma_stft(y=segment, sr=RATE, hop_length=HOP, n_fft=2048).mean(axis=1)
-        vectors.append(chroma / (np.linalg.norm(chroma) + 1e-9))
-    vectors = np.asarray(vectors)
-    distances = np.linalg.norm(vectors[:, None] - vectors[None], axis=-1)
-    return float(distances[np.triu_indices(len(points), 1)].mean())
+def choose(entries: list[SystemEntry], wanted: str | None, needed: set[str]) -> tuple[list[SystemEntry], list[str]]:
+    """(the systems to run: the chosen ones plus the references they need, the rows to print)."""
+    names = [e.name for e in entries]
+    shown = names if wanted is None else [n.strip() for n in wanted.split(",") if n.strip()]
+    unknown = [n for n in shown if n not in names]
+    if unknown:
+        raise ValueError(f"unknown system {', '.join(unknown)}; choose from {', '.join(names)}")
+    run = [e for e in entries if e.name in set(shown) | needed]
+    return run, shown
 
 
-def strongest(times: np.ndarray, strength: np.ndarray, k: int, min_gap_s: float = 0.25) -> np.ndarray:
-    """Top-k times by onset strength, at least ``min_gap_s`` apart."""
-    frames = librosa.time_to_frames(times, sr=RATE, hop_length=HOP)
-    scores = strength[np.clip(frames, 0, strength.size - 1)]
-    chosen: list[float] = []
-    for index in np.argsort(-scores, kind="stable"):
-        if all(abs(times[index] - c) >= min_gap_s for c in chosen):
-            chosen.append(float(times[index]))
-        if len(chosen) == k:
-            break
-    return np.sort(np.asarray(chosen))
-
-
-def baselines(record: DevRecord, k: int) -> dict[str, Callable[[], np.ndarray] | list[np.ndarray]]:
-    strength = librosa.onset.onset_strength(y=record.audio, sr=RATE, hop_length=HOP)
-    onset_times = librosa.onset.onset_detect(onset_envelope=strength, sr=RATE, hop_length=HOP, units="time")
-    _, beat_frames = librosa.beat.beat_track(onset_envelope=strength, sr=RATE, hop_length=HOP)
-    beat_times = librosa.frames_to_time(beat_frames, sr=RATE, hop_length=HOP)
-    duration = record.audio.size / RATE
-    return {
-        "random (20 seeds)": [np.sort(np.random.default_rng(s).uniform(0, duration, k)) for s in range(20)],
-        "librosa onsets": [strongest(onset_times, strength, k)],
-        "librosa beats": [strongest(beat_times, strength, k)],
-        "bar grid": [strongest(beat_times[::4], strength, k)],
-    }
-
-
-def score(record: DevRecord, points: np.ndarray) -> dict[str, float]:
-    return {
-        "P@beat": hit_rate(points, record.beats, BEAT_TOLERANCE_S),
-        "P@downbeat": hit_rate(points, record.downbeats, BEAT_TOLERANCE_S),
-        "P@onset": hit_rate(points, record.onsets, ONSET_TOLERANCE_S),
-        "diversity": chroma_diversity(record.audio, points),
-    }
-
-
-def sample_chop_points(chopper: Chopper, record: DevRecord, params: ChopParams) -> np.ndarray:
-    return np.asarray([chop.start for chop in chopper.chop(record.path, params).result.chops])
-
-
-def evaluate(records: list[DevRecord], models: dict[str, Path], k: int, top_n: int, diversity: float) -> dict:
-    rows: dict[str, list[dict[str, float]]] = {}
-    reference: list[float] = []  # per record: diversity of the top-K by probability (λ = 0), first model
-    for number, (label, model_path) in enumerate(models.items()):
-        chopper = Chopper(ChopModel(model_path))
-        for record in records:
-            points = sample_chop_points(chopper, record, ChopParams(chops=k, top_n=top_n, diversity=diversity))
-            rows.setdefault(label, []).append(score(record, points))
-            if number == 0:
-                top = sample_chop_points(chopper, record, ChopParams(chops=k, top_n=top_n, diversity=0.0))
-                reference.append(chroma_diversity(record.audio, top))
-                rows.setdefault(f"{label} λ=0", []).append(score(record, top))
-    for record in records:
-        for label, runs in baselines(record, k).items():
-            scores = [score(record, points) for points in runs]
-            rows.setdefault(label, []).append({key: float(np.mean([s[key] for s in scores])) for key in scores[0]})
-    table = {}
-    for label, per_record in rows.items():
-        mean = {key: float(np.mean([r[key] for r in per_record])) for key in per_record[0]}
-        mean["diversity_ratio"] = float(
-            np.mean([r["diversity"] / ref if ref > 0 else 0.0 for r, ref in zip(per_record, reference, strict=True)])
-        )
-        table[label] = mean
-    return table
-
-
-def print_table(table: dict, k: int, records: int) -> None:
-    print(f"\nquality on mdb_drums ({records} records, K = {k} chops each)\n")
-    header = f"| {'chopper':<34} | P@beat | P@downbeat | P@onset | diversity vs top-{k} |"
-    print(header)
-    print("|" + "|".join("-" * (len(cell)) for cell in header.split("|")[1:-1]) + "|")
-    for label, m in table.items():
-        print(
-            f"| {label:<34} | {m['P@beat']:6.3f} | {m['P@downbeat']:10.3f} | {m['P@onset']:7.3f} |"
-            f" {m['diversity_ratio']:16.2f}× |"
-        )
+def tables_for(results: list, split: str, shown: list[str], resamples: int, seed: int) -> list[Table]:
+    """mdb_drums, real, loops; per split (and both together for --split all), those with records only."""
+    splits = [*SPLITS, "all"] if split == "all" else [split]
+    tables = []
+    for group in ("mdb_drums", "real"):
+        for name in splits:
+            table = summarise(results, group, name, shown, resamples=resamples, seed=seed)
+            single_split = name == "all" and len({r.split for r in results if r.group == group}) < 2
+            if table.records and not single_split:
+                tables.append(table)
+    loops = summarise(results, "loops", "none", shown, resamples=resamples, seed=seed)
+    return [*tables, loops] if loops.records else tables
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL_PATH)
-    parser.add_argument("--compare", type=Path, default=None, help="a second model scored in the same run")
-    parser.add_argument("--gate", action="store_true", help="exit 1 if --model is worse than --compare")
-    parser.add_argument("--dev", type=Path, default=DEV_DIR)
-    parser.add_argument("--chops", type=int, default=8)
-    parser.add_argument("--top-n", type=int, default=16)
-    parser.add_argument("--lambda", dest="diversity", type=float, default=0.999)
-    parser.add_argument("--json", type=Path, default=None, help="also write the table here")
-    args = parser.parse_args(argv)
-    if not (args.dev / "audio").is_dir():
-        print(f"quality: no dev set at {args.dev}", file=sys.stderr)
+    args = parse_args(argv)
+    thresholds = {key: getattr(args, option) for option, key in GATES.items() if getattr(args, option) is not None}
+    if args.gate and not thresholds:
+        print("quality: --gate needs at least one minimum (--min-downbeat-f, --min-p-downbeat, …)", file=sys.stderr)
         return 2
-    records = load_dev(args.dev)
-    models = {"sampleChop": args.model}
-    if args.compare:
-        models["sampleChop (compare)"] = args.compare
-    table = evaluate(records, models, args.chops, args.top_n, args.diversity)
-    print_table(table, args.chops, len(records))
+    # The gate is always computed on the report split, whatever --split prints.
+    splits = SPLITS if args.split == "all" else tuple({args.split, *(("report",) if args.gate else ())})
+    try:
+        records = load_dev(args.dev_dir, splits, loops=not args.no_loops)
+        entries = default_systems(args.model, compare_path=args.compare, k=args.chops, top_n=args.top_n)
+        needed = {args.reference, RANDOM_REFERENCE} | ({args.gate_system} if args.gate else set())
+        to_run, shown = choose(entries, args.systems, needed)
+    except (DevDataError, ValueError, RuntimeError) as error:  # RuntimeError: the engine's ModelLoadError
+        print(f"quality: {error}", file=sys.stderr)
+        return 2
+    if args.gate and args.gate_system not in {e.name for e in entries}:
+        print(f"quality: unknown --gate-system {args.gate_system}", file=sys.stderr)
+        return 2
+    print(f"quality: {len(records)} records, {len(to_run)} systems, K = {args.chops}", file=sys.stderr)
+    progress = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    try:
+        evaluation = evaluate(records, to_run, reference=args.reference, progress=progress)
+    except DevDataError as error:
+        print(f"quality: {error}", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    tables = tables_for(evaluation.results, args.split, shown, args.resamples, args.seed)
+    for table in tables:
+        print(f"\n{markdown(table)}")
+    print("\nsystems:")
+    for entry in entries:
+        if entry.name in shown:
+            print(f"- {entry.name}: {entry.description}")
+    print(
+        f"\nintervals: bootstrap 95 % over records ({args.resamples} resamples, seed {args.seed}); "
+        f"diversity ×ref is relative to {args.reference}."
+    )
+    wall_s = evaluation.seconds_total + time.perf_counter() - started
+    timing = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in evaluation.seconds_by_system.items())
+    print(f"time: {wall_s:.0f} s in all — decoding + chroma {evaluation.seconds_decoding:.0f} s, {timing}")
+    verdict: dict[str, object] | None = None
+    status = 0
+    if args.gate:
+        passed, lines = gate(evaluation.results, args.gate_system, thresholds, resamples=args.resamples, seed=args.seed)
+        print("\n".join(lines))
+        print(f"gate: {'passed' if passed else 'FAILED'}")
+        verdict = {"system": args.gate_system, "thresholds": thresholds, "passed": passed, "checks": lines}
+        status = 0 if passed else 1
     if args.json:
-        args.json.write_text(json.dumps(table, indent=2))
-    if args.gate and args.compare:
-        new, old = table["sampleChop"], table["sampleChop (compare)"]
-        worse = [key for key in ("P@beat", "P@downbeat", "P@onset") if new[key] < old[key] - 0.02]
-        if worse:
-            print(f"gate: the new model is worse on {', '.join(worse)}", file=sys.stderr)
-            return 1
-        print("gate: passed")
-    return 0
+        document = {
+            "dev_dir": str(args.dev_dir),
+            "split": args.split,
+            "chops": args.chops,
+            "reference": args.reference,
+            "bootstrap": {"resamples": args.resamples, "seed": args.seed, "confidence": 0.95},
+            "systems": {e.name: e.description for e in to_run},
+            "tables": [table.to_dict() for table in tables],
+            "records": [result.to_dict() for result in evaluation.results],
+            "gate": verdict,
+            "seconds": {
+                "total": round(wall_s, 1),
+                "decoding": round(evaluation.seconds_decoding, 1),
+                **{k: round(v, 1) for k, v in evaluation.seconds_by_system.items()},
+            },
+            "machine": platform.platform(),
+        }
+        args.json.write_text(json.dumps(document, indent=2, ensure_ascii=False))
+    return status
 
 
 if __name__ == "__main__":

@@ -13,7 +13,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff"}
+# What folder mode picks up: the suffixes of the containers the decoder accepts (shared_features.audio).
+AUDIO_SUFFIXES = {
+    *(".wav", ".wave", ".bwf", ".w64", ".rf64"),
+    *(".aif", ".aiff", ".aifc"),
+    *(".flac", ".ogg", ".oga", ".opus", ".mp3"),
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -21,7 +26,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     chop = commands.add_parser("chop", help="chop a record (or every record in a folder)")
-    chop.add_argument("record", type=Path, help="an audio file (WAV, FLAC, OGG, MP3) or a folder of them")
+    chop.add_argument("record", type=Path, help="an audio file (WAV, AIFF, FLAC, OGG, MP3) or a folder of them")
     chop.add_argument("--chops", type=int, default=8, help="how many chops to make (default 8)")
     chop.add_argument("--top-n", type=int, default=16, help="candidates considered before diversification (16)")
     chop.add_argument("--lambda", dest="diversity", type=float, default=0.999, help="diversity weight 0..1 (0.999)")
@@ -78,6 +83,13 @@ def _text_summary(name: str, document: dict) -> str:
     return "\n".join(lines)
 
 
+def _one_line(error: BaseException) -> str:
+    """The error as one line: OS errors as "reason: path", everything else its message with whitespace folded."""
+    if isinstance(error, OSError) and error.strerror:
+        return f"{error.strerror}: {error.filename}" if error.filename else error.strerror
+    return " ".join(str(error).split()) or type(error).__name__
+
+
 def _chop(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -100,19 +112,34 @@ def _chop(args: argparse.Namespace) -> int:
     chopper = Chopper(ChopModel(args.model or DEFAULT_MODEL_PATH))
     many = len(records) > 1
     documents = []
+    status = 0
     for record in tqdm(records, desc="chopping", unit="record", disable=not many, file=sys.stderr):
-        with _native_stderr_silenced():
-            chopped = chopper.chop(record, params)
-        if args.out is not None:
-            write_slices(chopped, args.out / record.stem if many else args.out)
+        try:
+            with _native_stderr_silenced():
+                chopped = chopper.chop(record, params)
+                if args.out is not None:  # slices are decoded from the record here too
+                    write_slices(chopped, args.out / record.stem if many else args.out)
+        except _bad_input() as error:
+            # One line per bad record; in a folder the others are still chopped, and the exit status says so.
+            tqdm.write(f"samplechop: {f'{record}: ' if many else ''}{_one_line(error)}", file=sys.stderr)
+            status = max(status, 2)
+            continue
         document = json.loads(result_json(chopped))
         document["record"] = str(record)
         documents.append(document)
         if args.format == "text":
             print(_text_summary(record.name, document))
-    if args.format == "json":
+    if args.format == "json" and documents:
         print(json.dumps(documents if many else documents[0], indent=2))
-    return 0
+    return status
+
+
+def _bad_input() -> tuple[type[BaseException], ...]:
+    """Errors that mean "this record cannot be chopped" (exit status 2), not a fault of the program."""
+    from service.engine import AudioDecodeError, RecordTooLong, SilentRecord
+    from shared_features.audio import AudioLimitError
+
+    return (AudioDecodeError, AudioLimitError, RecordTooLong, SilentRecord, OSError)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -124,19 +151,18 @@ def _serve(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from service.engine import AudioDecodeError, InvalidParameters, ModelLoadError, RecordTooLong, SilentRecord
+    from service.engine import InvalidParameters, ModelLoadError
 
     try:
         return _chop(args) if args.command == "chop" else _serve(args)
-    except (AudioDecodeError, InvalidParameters, ModelLoadError, RecordTooLong, SilentRecord) as error:
-        print(f"samplechop: {error}", file=sys.stderr)
-    except (FileNotFoundError, IsADirectoryError, PermissionError) as error:
-        print(
-            f"samplechop: {error.strerror + ': ' + str(error.filename) if error.filename else error}", file=sys.stderr
-        )
+    except (*_bad_input(), InvalidParameters, ModelLoadError) as error:
+        print(f"samplechop: {_one_line(error)}", file=sys.stderr)
     except KeyboardInterrupt:
         print("samplechop: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # a fault of the program, not of the input: still one line, and status 1
+        print(f"samplechop: internal error ({type(error).__name__}): {_one_line(error)}", file=sys.stderr)
+        return 1
     return 2
 
 

@@ -1,34 +1,34 @@
 """Features shared by the trainer and the service.
 
 Both sides import this package and nothing else to turn audio into model inputs, so a model trained on one
-feature spec is only ever fed that spec's features. Units are named in every signature: ``*_s`` seconds,
-``*_frames`` analysis frames (one hop apart), ``*_samples`` audio samples at the spec's sample rate.
+feature spec is only ever fed that spec's features (feature spec 2: a log-frequency filterbank, its positive
+difference and a pitch-class view at 50 frames/s; see :mod:`shared_features.spectral`). Units are named in every
+signature: ``*_s`` seconds, ``*_hz`` hertz, ``*_frames`` analysis frames, ``*_samples`` audio samples.
+This package imports numpy, scipy and soundfile/soxr only: never librosa or numba.
 """
 
-from shared_features.audio import AudioDecodeError, DecodedAudio, decode_audio
-from shared_features.frames import (
-    context_windows,
-    frames_to_seconds,
-    mel_onset_strength,
-    seconds_to_frames,
-    summed_cqt,
+from shared_features.audio import AudioDecodeError, AudioLimitError, DecodedAudio, decode_audio
+from shared_features.spectral import (
+    SPECTRAL_SPEC,
+    FrameFeatures,
+    SpectralSpec,
+    compute_features,
+    frame_times_s,
 )
-from shared_features.harmonic import harmonic_frames
-from shared_features.spec import FEATURE_SPEC, FEATURE_VERSION, FeatureSpec, cqt_magnitude, record_features
+
+FeatureSpec = SpectralSpec
+FEATURE_SPEC = SPECTRAL_SPEC
+FEATURE_VERSION = FEATURE_SPEC.version
 
 __all__ = [
     "FEATURE_SPEC",
     "FEATURE_VERSION",
     "AudioDecodeError",
+    "AudioLimitError",
     "DecodedAudio",
     "FeatureSpec",
-    "context_windows",
-    "cqt_magnitude",
+    "FrameFeatures",
+    "compute_features",
     "decode_audio",
-    "frames_to_seconds",
-    "harmonic_frames",
-    "mel_onset_strength",
-    "record_features",
-    "seconds_to_frames",
-    "summed_cqt",
+    "frame_times_s",
 ]

@@ -12,6 +12,7 @@ import pytest
 import uvicorn
 
 from service.api.app import create_app
+from service.api.protocol import uvicorn_options
 from service.api.settings import Settings
 
 
@@ -34,7 +35,13 @@ class Server:
     def start(cls, settings: Settings, timeout_s: float = 120.0) -> Server:
         """Start the app and wait until ``/readyz`` answers 200 (model loaded and warm)."""
         config = uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=0, lifespan="on", access_log=False, log_config=None
+            create_app(settings),
+            host="127.0.0.1",
+            port=0,
+            lifespan="on",
+            access_log=False,
+            log_config=None,
+            **uvicorn_options(settings),
         )
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)

@@ -71,12 +71,16 @@ def write_record(record: SynthRecord, path: Path, subtype: str | None = None) ->
 
 
 def write_corpus(directory: Path, count: int, seconds: float = 8.0) -> list[Path]:
-    """A tiny labelled corpus for pipeline tests: NAME.wav + NAME.txt (downbeat times, one per line)."""
+    """A tiny labelled corpus for pipeline tests: NAME.wav, NAME.txt (chop = downbeat times, one per line) and
+    NAME.beats (``time<TAB>position``, 4/4), the corpus renderer's format."""
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
     for index in range(count):
         record = beat_record(seconds, bpm=80.0 + 7.0 * index, lead_in_s=0.2 + 0.05 * index, seed=index, channels=1)
         wav = write_record(record, directory / f"synth_{index:02d}.wav")
         wav.with_suffix(".txt").write_text("".join(f"{t:.4f}\n" for t in record.downbeats_s))
+        wav.with_suffix(".beats").write_text(
+            "".join(f"{t:.4f}\t{number % 4 + 1}\n" for number, t in enumerate(record.beats_s))
+        )
         paths.append(wav)
     return paths

@@ -29,3 +29,28 @@ def test_openapi_documents_the_chop_endpoint() -> None:
     assert "/chops/{result_id}.zip" in document["paths"]
     assert "Problem" in document["components"]["schemas"]
     assert "HTTPValidationError" not in json.dumps(document)
+
+
+def test_the_document_promises_only_what_the_api_takes() -> None:
+    """No parameter accepts null (there is no way to send one in a query or a form: leave it out instead), the
+    form limits and the upload limit are written down, and the answers for slow and crowded uploads are listed."""
+    document = json.loads(render())
+    chop = document["paths"]["/chop"]["post"]
+    form = chop["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]
+    for name, schema in [*((p["name"], p["schema"]) for p in chop["parameters"]), *form.items()]:
+        assert "null" not in json.dumps(schema), name
+        assert schema.get("default", 0) is not None, name
+    assert form["max_length"]["type"] == "number" and form["format"]["enum"] == ["json", "zip"]
+    for limit in ("32 parts", "1024 bytes", "SAMPLECHOP_MAX_UPLOAD_BYTES", "134217728", "Retry-After", "408"):
+        assert limit in chop["description"], limit
+    assert "Retry-After" in chop["responses"]["503"]["headers"]
+    assert "request-timeout" in chop["responses"]["408"]["content"]["application/problem+json"]["examples"]
+    assert chop["responses"]["200"]["links"]["GetZip"]["operationId"] == "getChopsZip"
+
+
+def test_the_result_document_has_room_for_the_beat_grid() -> None:
+    schemas = json.loads(render())["components"]["schemas"]
+    document = schemas["ChopDocument"]["properties"]
+    assert {"tempo_bpm", "beats_per_bar", "grid"} <= set(document)
+    assert "required" not in schemas["ChopDocument"] or "tempo_bpm" not in schemas["ChopDocument"]["required"]
+    assert set(schemas["BeatGrid"]["properties"]) == {"beats", "downbeats"}

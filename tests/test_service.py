@@ -1,13 +1,17 @@
 """The HTTP service, end to end: real uvicorn servers on loopback, real audio, httpx.
 
-Three servers run for the whole module in threads of this process (the model loads once per server): ``a`` and
-``b`` share one results store (two replicas behind a load balancer), ``short_ttl`` keeps results for one second.
-One test starts ``samplechop serve --workers 2`` as a subprocess.
+Two servers run for the whole module in threads of this process (the model loads once per server): ``a`` and
+``b`` share one results store (two replicas). One test starts ``samplechop serve --workers 2`` as a subprocess.
+What needs no socket (headers, the contract, the upload cap) runs in process against the ASGI app; expiry and
+the store's size cap are tested with a fake clock in ``test_store.py``, slow clients in ``test_slow_clients.py``,
+replicas behind a real load balancer on S3 in ``test_scaleout.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import io
 import json
 import os
@@ -20,16 +24,20 @@ import sys
 import tempfile
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio
 import httpx
 import numpy as np
 import pytest
 import soundfile as sf
 import uvicorn
+from fastapi import FastAPI
 
 from service.api.app import create_app
+from service.api.schemas import ChopDocument
 from service.api.settings import Settings
 from service.engine import DEFAULT_MODEL_PATH
 from shared_features import FEATURE_VERSION
@@ -91,14 +99,6 @@ def server_a(shared_store: Path) -> Iterator[Server]:
 def server_b(shared_store: Path) -> Iterator[Server]:
     server = Server.start(_settings(shared_store, store_url=f"file://{shared_store}"))
     yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def short_ttl(workspace: Path) -> Iterator[tuple[Server, Path]]:
-    store = workspace / "short-ttl-store"
-    server = Server.start(_settings(store, result_ttl_s=1.0))
-    yield server, store
     server.stop()
 
 
@@ -331,19 +331,6 @@ def test_concurrent_requests(server_a: Server, records: dict[str, Path]) -> None
 # --- ids ------------------------------------------------------------------------------------------------------
 
 
-def test_expired_ids_are_gone(short_ttl: tuple[Server, Path], client: httpx.Client, records: dict[str, Path]) -> None:
-    server, store = short_ttl
-    document = _post(client, server, records["beats.wav"]).json()
-    assert client.get(server.url + document["zip_url"]).status_code == 200
-    time.sleep(1.1)
-    _assert_problem(client.get(server.url + document["zip_url"]), 404, "result-not-found")
-    assert not (store / f"{document['id']}.zip").exists()  # removed on read
-    older = _post(client, server, records["beats.wav"]).json()
-    time.sleep(1.1)
-    _post(client, server, records["beats.wav"])  # writing purges expired entries
-    assert not (store / f"{older['id']}.zip").exists()
-
-
 @pytest.mark.parametrize(
     "forged",
     [
@@ -488,7 +475,7 @@ def test_no_temporary_files_are_left_behind(
     assert sorted(private_tmp.rglob("*")) == before
     new = set(shared_store.iterdir()) - stored_before
     assert len(new) == 4  # two records, each as JSON and as zip
-    assert all(path.suffix == ".zip" and not path.name.startswith(".") for path in new)
+    assert all(path.suffix == ".chop" and not path.name.startswith(".") for path in new)
 
 
 # --- startup --------------------------------------------------------------------------------------------------
@@ -598,3 +585,181 @@ def _free_port() -> int:
 def test_default_store_is_under_the_temp_dir() -> None:
     assert Settings().store_url == str(Path(tempfile.gettempdir()) / "samplechop-results")
     assert Settings().model_path == DEFAULT_MODEL_PATH
+
+
+# --- in process: headers, contract, upload cap ----------------------------------------------------------------
+
+
+@asynccontextmanager
+async def _running(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """The app with its lifespan run (model loaded), and a client speaking ASGI to it: no socket."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        with anyio.fail_after(60):
+            while app.state.service is None:
+                await anyio.sleep(0.01)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://app", timeout=60.0) as session:
+            yield app, session
+
+
+def _in_process(store: Path, **overrides: object) -> Settings:
+    return _settings(store, warmup=False, **overrides)
+
+
+def _multipart(parts: list[tuple[str, str | None, bytes]], boundary: str = "part-boundary") -> tuple[bytes, dict]:
+    """A multipart body written by hand: (name, filename or None, data) per part."""
+    body = b""
+    for name, filename, data in parts:
+        disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename is not None else "")
+        body += f"--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n".encode() + data + b"\r\n"
+    body += f"--{boundary}--\r\n".encode()
+    return body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+
+
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+}
+
+
+def test_security_headers_on_every_answer(tmp_path: Path) -> None:
+    async def probe() -> None:
+        async with _running(_in_process(tmp_path)) as (_, session):
+            answers = [
+                await session.get("/"),
+                await session.get("/static/app.js"),
+                await session.get("/healthz"),
+                await session.get("/openapi.json"),
+                await session.get("/nowhere"),
+                await session.post("/healthz"),
+                await session.post("/chop", files={"file": ("x.wav", b"RIFF....WAVE")}),
+                await session.get(f"/chops/{secrets.token_urlsafe(16)}.zip"),
+                await session.get("/docs"),
+            ]
+            for answer in answers:
+                for name, value in SECURITY_HEADERS.items():
+                    assert answer.headers.get(name) == value, (answer.request.url, name)
+                policy = answer.headers["content-security-policy"]
+                assert "frame-ancestors 'none'" in policy and "default-src 'none'" in policy
+                assert "unsafe-inline" not in policy and "http" not in policy
+
+    asyncio.run(probe())
+
+
+def test_docs_page_works_offline(tmp_path: Path) -> None:
+    async def probe() -> None:
+        async with _running(_in_process(tmp_path)) as (_, session):
+            page = await session.get("/docs")
+            assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+            html = page.text
+            assert "<script" not in html and "http://" not in html and "https://" not in html
+            for documented in ("/chop", "/chops/{result_id}.zip", "/readyz", "max_length", "SAMPLECHOP_MAX_UPLOAD"):
+                assert documented in html
+            style = html.split("<style>", 1)[1].split("</style>", 1)[0]
+            digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+            assert f"style-src 'sha256-{digest}'" in page.headers["content-security-policy"]
+            assert (await session.get("/redoc")).status_code == 404  # it would load its script from a CDN
+
+    asyncio.run(probe())
+
+
+def test_problem_instance_is_cut_short(tmp_path: Path) -> None:
+    async def probe() -> None:
+        async with _running(_in_process(tmp_path)) as (_, session):
+            answer = await session.get("/" + "a" * 60_000)  # httpx refuses URLs over 64 KB
+            problem = _assert_problem(answer, 404)
+            assert len(problem["instance"]) <= 200 and problem["instance"].endswith("…")
+            assert len(answer.content) < 1024
+
+    asyncio.run(probe())
+
+
+def test_the_contract_and_the_behaviour_agree(tmp_path: Path, records: dict[str, Path]) -> None:
+    """What the issue found drifting: a form field overriding a bad query value, blank optional fields, a `file`
+    part without a filename, the documented form limits."""
+    wav = records["beats.wav"].read_bytes()
+
+    async def probe() -> None:
+        async with _running(_in_process(tmp_path)) as (_, session):
+            overridden = await session.post(
+                "/chop",
+                params={"lambda": "7", "chops": "x"},
+                data={"lambda": "0.5", "chops": "4"},
+                files={"file": ("b.wav", wav)},
+            )
+            assert overridden.status_code == 200, overridden.text
+            document = ChopDocument.model_validate(overridden.json())
+            assert document.params["lambda"] == 0.5 and len(document.chops) == 4
+            blank = await session.post(
+                "/chop", data={"max_length": "", "format": "", "chops": "4"}, files={"file": ("b.wav", wav)}
+            )
+            assert blank.status_code == 200 and blank.headers["content-type"] == "application/json"
+            assert blank.json()["params"]["max_length_s"] is None
+            body, headers = _multipart([("chops", None, b"4"), ("file", None, wav)])
+            nameless = await session.post("/chop", content=body, headers=headers)
+            assert nameless.status_code == 200, nameless.text
+            assert len(nameless.json()["chops"]) == 4
+            # 32 other parts are fine (one a file that is skipped unread), the 33rd is not
+            parts = [(f"f{i}", None, b"1") for i in range(31)] + [("extra", "x.bin", bytes(5000))]
+            body, headers = _multipart([*parts, ("chops", None, b"4"), ("file", "b.wav", wav)][1:])
+            assert (await session.post("/chop", content=body, headers=headers)).status_code == 200
+            body, headers = _multipart([*parts, ("chops", None, b"4"), ("file", "b.wav", wav)])
+            too_many = _assert_problem(await session.post("/chop", content=body, headers=headers), 400)
+            assert "32" in too_many["detail"]
+            body, headers = _multipart([("chops", None, b"4" * 1025), ("file", "b.wav", wav)])
+            long_field = _assert_problem(await session.post("/chop", content=body, headers=headers), 400)
+            assert "1024" in long_field["detail"]
+
+    asyncio.run(probe())
+
+
+def test_the_upload_cap_answers_503_with_retry_after(tmp_path: Path, records: dict[str, Path]) -> None:
+    wav = records["beats.wav"].read_bytes()
+    body, headers = _multipart([("chops", None, b"4"), ("file", "b.wav", wav)])
+
+    async def probe() -> None:
+        async with _running(_in_process(tmp_path, max_concurrent_uploads=1)) as (app, session):
+            held = anyio.Event()
+            first_answer: list[httpx.Response] = []
+
+            async def slow_body() -> AsyncIterator[bytes]:
+                yield body[:1000]
+                await held.wait()
+                yield body[1000:]
+
+            async def slow_upload() -> None:
+                first_answer.append(await session.post("/chop", content=slow_body(), headers=headers))
+
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(slow_upload)
+                with anyio.fail_after(10):
+                    while app.state.upload_slots.in_use == 0:
+                        await anyio.sleep(0.005)
+                refused = await session.post("/chop", content=body, headers=headers)
+                problem = _assert_problem(refused, 503, "busy")
+                assert refused.headers["retry-after"] == "2" and refused.headers["connection"] == "close"
+                assert problem["max_concurrent_uploads"] == 1
+                assert (await session.get("/healthz")).status_code == 200  # other routes are not capped
+                held.set()
+            assert first_answer[0].status_code == 200
+            assert app.state.upload_slots.in_use == 0
+            assert (await session.post("/chop", content=body, headers=headers)).status_code == 200
+
+    asyncio.run(probe())
+
+
+def test_audio_beyond_the_analysis_limits_is_422(tmp_path: Path) -> None:
+    from service.api.problems import AudioLimitError
+
+    if AudioLimitError is None:
+        pytest.skip("this decoder has no AudioLimitError yet")
+    forty_channels = _encode(np.zeros((4410, 40), np.float32) + 0.1, 44_100, "WAV", "PCM_16")
+
+    async def probe() -> None:
+        async with _running(_in_process(tmp_path)) as (_, session):
+            answer = await session.post("/chop", files={"file": ("wide.wav", forty_channels)})
+            _assert_problem(answer, 422, "beyond-analysis-limits")
+
+    asyncio.run(probe())

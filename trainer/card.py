@@ -1,17 +1,21 @@
-"""The model card: what a model was trained on, how, and how well it does, written beside the ``.onnx``."""
+"""The model card: what a model was trained on, how, and how well it does, written beside the ``.onnx``.
+
+Only the trainer writes cards. The recipe section holds the exact ``samplechop-train all`` arguments, so the
+weights can be reproduced (``samplechop-train reproduce``); ``onnx_sha256`` lets the service refuse a model file
+that is not the one the card describes.
+"""
 
 from __future__ import annotations
 
 import json
 import platform
+import subprocess
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from shared_features import FEATURE_SPEC
-
-VERSIONED_PACKAGES = ("tensorflow-cpu", "keras", "tf2onnx", "onnx", "onnxruntime", "librosa", "numpy", "music21")
+VERSIONED_PACKAGES = ("tensorflow-cpu", "keras", "tf2onnx", "onnx", "onnxruntime", "numpy", "scipy", "music21")
 
 
 def package_versions() -> dict[str, str]:
@@ -24,33 +28,40 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+def source_commit() -> str | None:
+    """The git commit the trainer ran from (None outside a checkout); a dirty tree is marked ``+dirty``."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{commit}+dirty" if dirty else commit
+
+
 def card_path(onnx_path: Path) -> Path:
     return onnx_path.with_suffix(".card.json")
 
 
-def write_card(
-    onnx_path: Path,
-    *,
-    model_id: str,
-    data: dict[str, Any],
-    training: dict[str, Any],
-    metrics: dict[str, Any],
-    parity_max_abs: float,
-) -> Path:
-    card = {
-        "model_id": model_id,
+def write_card(onnx_path: Path, card: dict[str, Any]) -> Path:
+    """Write ``card`` (plus creation time, package versions and commit) beside the model; returns its path."""
+    full = {
+        **card,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "task": "frame-level chop-point classification (probability that a frame starts a sampler pad)",
-        "input": {"name": "windows", "shape": [None, FEATURE_SPEC.window_width], "dtype": "float32"},
-        "output": {"name": "chop_probability", "shape": [None, 1], "dtype": "float32"},
-        "feature_spec": FEATURE_SPEC.to_dict(),
-        "data": data,
-        "training": training,
-        "metrics": metrics,
-        "export": {"tool": "tf2onnx.convert.from_function", "parity_max_abs_diff": parity_max_abs},
+        "source_commit": source_commit(),
         "versions": package_versions(),
-        "licence": "Trained only on the rendered corpus described in data; see trainer/CORPUS.md.",
     }
     path = card_path(onnx_path)
-    path.write_text(json.dumps(card, indent=2) + "\n")
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(json.dumps(full, indent=2) + "\n")
+    partial.replace(path)
     return path

@@ -30,3 +30,11 @@ def frame_labels(
         frames = centres + offset
         labels[frames[(frames >= 0) & (frames < n_frames)]] = 1
     return labels
+
+
+def read_beat_rows(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(beat times in seconds, position in the bar, 1 = downbeat) from a ``time<TAB>position`` file."""
+    rows = np.loadtxt(path, ndmin=2)
+    if rows.size == 0:
+        return np.zeros(0, dtype=np.float64), np.zeros(0, dtype=np.int64)
+    return rows[:, 0].astype(np.float64), rows[:, 1].astype(np.int64)

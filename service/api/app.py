@@ -2,27 +2,33 @@
 
 Startup loads the ONNX model once and refuses to start, with one clear log line, when it cannot (a model made
 for another feature spec included). Then the model is warmed up in the background; until that is done
-``/readyz`` and ``POST /chop`` answer 503 (stored results can already be fetched).
+``/readyz`` and ``POST /chop`` answer 503 (stored results can already be fetched). For as long as it runs, the
+process sweeps the results store every ``sweep_interval_s`` (expired results, then the oldest past the size cap).
+Every answer, error pages included, carries the security headers of :mod:`service.api.headers`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import partial
 from importlib.metadata import PackageNotFoundError, version
 
 import anyio
 import anyio.to_thread
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse
 
-from service.api.chopping import ChopService, load_chopper, warm_up
+from service.api.chopping import ChopService, load_chopper, open_store, warm_up
+from service.api.docs_page import DOCS_CSP, render_docs
+from service.api.headers import SecurityHeaders
 from service.api.openapi import build_openapi
 from service.api.problems import install_problem_handlers
 from service.api.routes import router
 from service.api.settings import Settings
 from service.api.store import ResultStore
+from service.api.upload import UploadSlots
 from service.api.web import mount_web
 from service.engine import ModelLoadError
 
@@ -51,6 +57,24 @@ async def _warm_up_then_ready(app: FastAPI, service: ChopService, warm: bool) ->
     logger.info("ready: model %s, feature spec %s", service.model_id, service.feature_version)
 
 
+async def sweep_forever(
+    store: ResultStore, interval_s: float, sleep: Callable[[float], Awaitable[None]] = anyio.sleep
+) -> None:
+    """Sweep the store now and then every ``interval_s``, in a worker thread (it lists and deletes). Runs until
+    cancelled; ``sleep`` is injectable so tests drive it without waiting."""
+    while True:
+        swept = await anyio.to_thread.run_sync(store.sweep_quietly)
+        if swept is not None and (swept.expired or swept.evicted):
+            logger.info(
+                "results store: %d expired and %d over the size cap removed; %d left, %d bytes",
+                swept.expired,
+                swept.evicted,
+                swept.entries,
+                swept.total_bytes,
+            )
+        await sleep(interval_s)
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
@@ -60,7 +84,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         logger.critical("samplechop: refusing to start: %s", error)
         raise
     try:
-        store = await anyio.to_thread.run_sync(ResultStore, settings.store_url, settings.result_ttl_s)
+        store = await anyio.to_thread.run_sync(open_store, settings)
     except Exception as error:
         logger.critical(
             "samplechop: refusing to start: cannot open the results store %s: %s", settings.store_url, error
@@ -70,6 +94,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     service = ChopService(chopper, store, settings.worker_threads)
     async with anyio.create_task_group() as tasks:
         tasks.start_soon(_warm_up_then_ready, app, service, settings.warmup)
+        tasks.start_soon(sweep_forever, store, settings.sweep_interval_s)
         yield
         tasks.cancel_scope.cancel()
     app.state.service = app.state.store = None
@@ -77,12 +102,28 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The service app; nothing is loaded until its lifespan starts."""
-    app = FastAPI(title="sampleChop", version=_version(), description=DESCRIPTION, lifespan=lifespan)
-    app.state.settings = settings or Settings()
+    app = FastAPI(
+        title="sampleChop",
+        version=_version(),
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,  # Swagger UI and ReDoc load their scripts from a CDN: /docs is served below instead
+        redoc_url=None,
+    )
+    app.state.settings = settings = settings or Settings()
     app.state.service = None
     app.state.store = None
+    app.state.upload_slots = UploadSlots(settings.max_concurrent_uploads)
     install_problem_handlers(app)
     app.include_router(router)
     mount_web(app)
     app.openapi = partial(build_openapi, app)  # type: ignore[method-assign]
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs(request: Request) -> HTMLResponse:
+        return HTMLResponse(render_docs(request.app.openapi()), headers={"Content-Security-Policy": DOCS_CSP})
+
+    # Outermost, around Starlette's own error middleware too, so that even a 500 page carries the headers.
+    build_stack = app.build_middleware_stack
+    app.build_middleware_stack = lambda: SecurityHeaders(build_stack())  # type: ignore[method-assign]
     return app

@@ -1,4 +1,4 @@
-"""The service's work, in plain functions: load the model, chop an upload, store and fetch its zip.
+"""The service's work, in plain functions: load the model, chop an upload, store its result, render its zip.
 
 Everything CPU-bound runs in worker threads (a pool of ``worker_threads``), never on the event loop.
 """
@@ -6,18 +6,19 @@ Everything CPU-bound runs in worker threads (a pool of ``worker_threads``), neve
 from __future__ import annotations
 
 import io
+import itertools
 import logging
 from dataclasses import dataclass
-from functools import partial
 
 import anyio
 import anyio.to_thread
 import numpy as np
 import soundfile as sf
 
+from service.api.results import PackedResult, pack_result
 from service.api.settings import Settings
-from service.api.store import ResultStore, new_id
-from service.engine import ChopModel, ChopParams, Chopper, RecordTooLong, result_json, write_zip
+from service.api.store import ResultStore, StoredEntry, new_id
+from service.engine import ChopModel, ChopParams, Chopper, result_json, slice_files
 
 logger = logging.getLogger("samplechop.api")
 
@@ -34,6 +35,7 @@ class Chopped:
 
     result_id: str
     document: str
+    stored_bytes: int
 
 
 def load_chopper(settings: Settings) -> Chopper:
@@ -42,27 +44,35 @@ def load_chopper(settings: Settings) -> Chopper:
     return Chopper(model, max_duration_s=settings.max_duration_s)
 
 
+def open_store(settings: Settings) -> ResultStore:
+    return ResultStore(
+        settings.store_url,
+        settings.result_ttl_s,
+        max_bytes=settings.max_store_bytes,
+        storage_options=settings.store_options,
+    )
+
+
 def warm_up(chopper: Chopper) -> None:
     """Chop a synthetic two-second record, so the first real request pays no JIT compilation."""
     time = np.arange(2 * WARMUP_RATE) / WARMUP_RATE
     signal = 0.3 * np.sin(2 * np.pi * 220.0 * time) * np.exp(-4.0 * (time % 0.5))
     buffer = io.BytesIO()
     sf.write(buffer, signal.astype(np.float32), WARMUP_RATE, format="WAV", subtype="PCM_16")
-    chopper.chop(buffer.getvalue(), ChopParams(chops=2, top_n=4))
+    record = chopper.chop(buffer.getvalue(), ChopParams(chops=2, top_n=4))
+    pack_result(slice_files(record), created=0.0)  # the FLAC codec's first use is slow too
 
 
-def check_duration(data: bytes, max_duration_s: float | None) -> None:
-    """Refuse a record longer than the limit from its header, before decoding it all (a compressed record of
-    silence can be tiny on the wire yet gigabytes decoded). Unreadable headers are left to the decoder."""
-    if max_duration_s is None:
-        return
+def open_result(store: ResultStore, result_id: str) -> tuple[StoredEntry, PackedResult] | None:
+    """A stored result opened for rendering its zip, or None when it is unknown or expired. Blocks."""
+    entry = store.open(result_id)
+    if entry is None:
+        return None
     try:
-        info = sf.info(io.BytesIO(data))
-    except Exception:
-        return
-    if info.samplerate > 0 and info.frames / info.samplerate > max_duration_s:
-        duration = info.frames / info.samplerate
-        raise RecordTooLong(f"the record is {duration:.1f} s long; the limit is {max_duration_s:g} s")
+        return entry, PackedResult(entry.handle)
+    except BaseException:
+        entry.handle.close()
+        raise
 
 
 class ChopService:
@@ -82,13 +92,18 @@ class ChopService:
         return self.chopper.spec.version
 
     def chop_and_store(self, data: bytes, params: ChopParams) -> Chopped:
-        """Chop ``data``, store its zip (slices + chops.json) and return its id and JSON document. Blocks."""
-        check_duration(data, self.chopper.max_duration_s)
+        """Chop ``data``, store its compact result (slices as FLAC + the document) and return its id and JSON
+        document. The zip is rendered only when someone asks for it. Blocks."""
         record = self.chopper.chop(data, params)
         result_id = new_id()
         extra: dict[str, object] = {"id": result_id, "zip_url": zip_url(result_id)}
-        self.store.put(result_id, partial(write_zip, record, extra=extra))
-        return Chopped(result_id, result_json(record, extra))
+        document = result_json(record, extra)
+        # One slice at a time: only its WAV and the FLACs so far are held beside the decoded record.
+        files = itertools.chain(slice_files(record), [("chops.json", document.encode())])
+        packed = pack_result(files, created=self.store.clock())
+        del record, files  # the decoded audio, before the (possibly slow) write to the store
+        self.store.put(result_id, packed)
+        return Chopped(result_id, document, len(packed))
 
     async def chop(self, data: bytes, params: ChopParams) -> Chopped:
         return await anyio.to_thread.run_sync(self.chop_and_store, data, params, limiter=self.limiter)

@@ -1,7 +1,8 @@
 """RFC 9457 problem details: every error the service answers is ``application/problem+json``.
 
 A problem's ``type`` is a relative URI reference ``/problems/<slug>`` (documented in docs/service.md, not served);
-``title`` is fixed per type, ``detail`` says what happened to this request, ``instance`` is the request path.
+``title`` is fixed per type, ``detail`` says what happened to this request, ``instance`` is the request path
+(cut to ``MAX_INSTANCE_CHARS``: a 100-KB path is not echoed back).
 """
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
+import shared_features.audio
 from service.engine import AudioDecodeError, InvalidParameters, RecordTooLong, SilentRecord
 from service.engine.pipeline import RecordTooShort
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+# Long enough for every real route (/chops/<22 characters>.zip is 33); a request line can be 16 KB.
+MAX_INSTANCE_CHARS = 200
 
 logger = logging.getLogger("samplechop.api")
 
@@ -71,7 +75,16 @@ class NotReady(ProblemError):
     status, slug, title = 503, "not-ready", "Model not loaded yet"
 
 
-# Engine errors: bad input, never a 500. (status, slug, title); a subclass comes before its base.
+class UploadsBusy(ProblemError):
+    status, slug, title = 503, "busy", "Too many uploads at once"
+
+
+# The decoder's "readable, but beyond what is analysed" (rate, channels, samples); looked up by name so the service
+# also runs against a decoder that does not have it yet.
+AudioLimitError: type[Exception] | None = getattr(shared_features.audio, "AudioLimitError", None)
+
+# Engine errors: bad input, never a 500. (status, slug, title); a subclass comes before its base, and the engine's
+# RecordTooLong before the decoder's AudioLimitError (the engine raises the former from the latter's AudioTooLong).
 ENGINE_PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
     AudioDecodeError: (415, "not-audio", "Not a supported audio file"),
     RecordTooLong: (422, "record-too-long", "Record too long"),
@@ -79,10 +92,17 @@ ENGINE_PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
     SilentRecord: (422, "silent-record", "Silent record"),
     InvalidParameters: (422, "invalid-parameters", "Invalid parameters"),
 }
+if AudioLimitError is not None:
+    ENGINE_PROBLEMS[AudioLimitError] = (422, "beyond-analysis-limits", "Audio beyond the analysis limits")
 
 
 def problem_type(slug: str) -> str:
     return f"/problems/{slug}"
+
+
+def instance_of(path: str) -> str:
+    """The request path as a problem's ``instance``, cut to ``MAX_INSTANCE_CHARS``."""
+    return path if len(path) <= MAX_INSTANCE_CHARS else path[: MAX_INSTANCE_CHARS - 1] + "…"
 
 
 def problem_response(
@@ -102,7 +122,7 @@ def problem_response(
     }
     if detail:
         body["detail"] = detail
-    body["instance"] = request.url.path
+    body["instance"] = instance_of(request.url.path)
     body.update(extensions)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
@@ -192,6 +212,14 @@ PROBLEM_EXAMPLES: dict[int, dict[str, dict[str, Any]]] = {
             "instance": "/chops/3q2-7wEjXyQ0G8dVvB1Ylw.zip",
         }
     },
+    408: {
+        "request-timeout": {
+            "type": problem_type("request-timeout"),
+            "title": "Request timeout",
+            "status": 408,
+            "detail": "the request body did not arrive in time (no data for 20 s)",
+        }
+    },
     413: {
         "upload-too-large": {
             "type": problem_type("upload-too-large"),
@@ -240,6 +268,13 @@ PROBLEM_EXAMPLES: dict[int, dict[str, dict[str, Any]]] = {
             "detail": "the record is 912.4 s long; the limit is 600 s",
             "instance": "/chop",
         },
+        "beyond-analysis-limits": {
+            "type": problem_type("beyond-analysis-limits"),
+            "title": "Audio beyond the analysis limits",
+            "status": 422,
+            "detail": "the record has 64 channels; at most 32 are analysed",
+            "instance": "/chop",
+        },
         "silent-record": {
             "type": problem_type("silent-record"),
             "title": "Silent record",
@@ -255,20 +290,32 @@ PROBLEM_EXAMPLES: dict[int, dict[str, dict[str, Any]]] = {
             "status": 503,
             "detail": "the chop model is still loading",
             "instance": "/readyz",
-        }
+        },
+        "busy": {
+            "type": problem_type("busy"),
+            "title": "Too many uploads at once",
+            "status": 503,
+            "detail": "8 uploads are being handled; retry after 2 s",
+            "instance": "/chop",
+            "max_concurrent_uploads": 8,
+        },
     },
 }
 
 
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` entries for the given statuses, with the examples above."""
+def problem_responses(*statuses: int, slugs: set[str] | None = None) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for the given statuses, with the examples above (only ``slugs`` when given)."""
     return {
         status: {
             "description": HTTPStatus(status).phrase,
             "content": {
                 PROBLEM_MEDIA_TYPE: {
                     "schema": {"$ref": "#/components/schemas/Problem"},
-                    "examples": {slug: {"value": value} for slug, value in PROBLEM_EXAMPLES.get(status, {}).items()},
+                    "examples": {
+                        slug: {"value": value}
+                        for slug, value in PROBLEM_EXAMPLES.get(status, {}).items()
+                        if slugs is None or slug in slugs
+                    },
                 }
             },
         }

@@ -6,50 +6,89 @@ from collections.abc import Mapping
 from typing import Annotated, Any
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 
-from service.api.chopping import ChopService, zip_url
+from service.api.chopping import ChopService, open_result, zip_url
 from service.api.problems import NotReady, ResultNotFound, problem_responses
 from service.api.schemas import CHOP_DOCUMENT_EXAMPLE, ChopDocument, ChopOptions, Health, Readiness
-from service.api.settings import Settings
+from service.api.settings import DEFAULT_MAX_UPLOAD_BYTES, Settings
 from service.api.store import ID_PATTERN, ResultStore
-from service.api.upload import read_upload
+from service.api.upload import FILE_FIELD, MAX_FIELD_BYTES, MAX_PART_HEADER_BYTES, MAX_PARTS, UploadSlots, read_upload
 
 router = APIRouter()
 
 ZIP_MEDIA_TYPE = "application/zip"
+
+
+def plain_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """A parameter's JSON schema as the API takes it: no title, no ``null`` (leaving a parameter out is how to ask
+    for its default; there is no way to send null in a query string or a form field)."""
+    plain = {key: value for key, value in schema.items() if key not in ("title", "description")}
+    alternatives = plain.pop("anyOf", None)
+    if alternatives is not None:
+        kept = [option for option in alternatives if option.get("type") != "null"]
+        plain = {**kept[0], **plain} if len(kept) == 1 else {**plain, "anyOf": kept}
+    if "default" in plain and plain["default"] is None:
+        del plain["default"]
+    return plain
+
+
+OPTION_SCHEMAS: dict[str, dict[str, Any]] = ChopOptions.model_json_schema(by_alias=True)["properties"]
+QUERY_PARAMETERS: list[dict[str, Any]] = [
+    {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": schema.get("description", "") + " (a form field of the same name wins)",
+        "schema": plain_schema(schema),
+    }
+    for name, schema in OPTION_SCHEMAS.items()
+]
 CHOP_BODY: dict[str, Any] = {
     "required": True,
     "content": {
         "multipart/form-data": {
             "schema": {
                 "type": "object",
-                "required": ["file"],
+                "required": [FILE_FIELD],
                 "properties": {
-                    "file": {
+                    FILE_FIELD: {
                         "type": "string",
                         "format": "binary",
-                        "description": "the record: WAV, FLAC, OGG or MP3",
+                        "description": "the record: WAV, AIFF, FLAC, OGG (Vorbis, Opus) or MP3; a filename is optional",
                     },
                     **{
-                        name: {key: value for key, value in schema.items() if key != "title"}
-                        for name, schema in ChopOptions.model_json_schema(by_alias=True)["properties"].items()
+                        name: {**plain_schema(schema), "description": schema.get("description", "")}
+                        for name, schema in OPTION_SCHEMAS.items()
                     },
                 },
             },
-            "encoding": {"file": {"contentType": "audio/wav, audio/flac, audio/ogg, audio/mpeg"}},
+            "encoding": {FILE_FIELD: {"contentType": "audio/wav, audio/flac, audio/ogg, audio/mpeg, audio/aiff"}},
         }
     },
 }
+LIMITS = (
+    f"Limits: the whole body at most `SAMPLECHOP_MAX_UPLOAD_BYTES` (default {DEFAULT_MAX_UPLOAD_BYTES} bytes = "
+    "128 MiB, enough for a 10-minute CD-quality WAV; 413 past it); besides `file`, at most "
+    f"{MAX_PARTS} parts, each text field at most {MAX_FIELD_BYTES} bytes and each part's headers at most "
+    f"{MAX_PART_HEADER_BYTES} bytes (400 past them); other parts carrying a filename are skipped. The record is "
+    "at most `SAMPLECHOP_MAX_DURATION_S` long (default 600 s; 422 past it). At most "
+    "`SAMPLECHOP_MAX_CONCURRENT_UPLOADS` uploads per process at once (default 8; 503 with `Retry-After` past "
+    "it). The request head must arrive within `SAMPLECHOP_HEADER_TIMEOUT_S` (10 s) and the body within "
+    "`SAMPLECHOP_BODY_TIMEOUT_S` (300 s) with no gap over `SAMPLECHOP_BODY_IDLE_TIMEOUT_S` (20 s): 408 otherwise."
+)
 ZIP_CONTENT: dict[str, Any] = {
     ZIP_MEDIA_TYPE: {
         "schema": {"type": "string", "format": "binary"},
         "example": "(zip: chop_01.wav … chop_NN.wav, chops.json)",
     }
+}
+RETRY_AFTER_HEADER: dict[str, Any] = {
+    "Retry-After": {"description": "seconds to wait before trying again", "schema": {"type": "integer"}}
 }
 
 
@@ -74,7 +113,8 @@ def get_store(request: Request) -> ResultStore:
 
 
 def merged_options(query: Mapping[str, str], form: Mapping[str, str]) -> ChopOptions:
-    """Validate query parameters and form fields together (a form field wins); 422 problem on error."""
+    """Validate query parameters and form fields together, a form field replacing the query parameter of the same
+    name (so a bad query value a form field overrides is never looked at); 422 problem on error."""
     try:
         return ChopOptions.model_validate({**query, **form})
     except ValidationError as error:
@@ -94,22 +134,23 @@ def wants_zip(options: ChopOptions, accept: str | None) -> bool:
 
 
 async def stored_zip(store: ResultStore, result_id: str, headers: dict[str, str] | None = None) -> StreamingResponse:
-    stored = await anyio.to_thread.run_sync(store.open, result_id)
-    if stored is None:
+    """A stored result's zip, rendered while it streams (see :mod:`service.api.results`)."""
+    opened = await anyio.to_thread.run_sync(open_result, store, result_id)
+    if opened is None:
         raise ResultNotFound("no result with this id (it may have expired)")
-    remaining = max(0, int(stored.expires - store.clock()))
+    entry, packed = opened
+    remaining = max(0, int(entry.expires - store.clock()))
     all_headers = {
         "Content-Disposition": f'attachment; filename="samplechop-{result_id}.zip"',
+        "Content-Length": str(packed.zip_bytes),
         "Cache-Control": f"private, max-age={remaining}",
         "ETag": f'"{result_id}"',
         **(headers or {}),
     }
-    if stored.size is not None:
-        all_headers["Content-Length"] = str(stored.size)
-    return StreamingResponse(stored.chunks(), media_type=ZIP_MEDIA_TYPE, headers=all_headers)
+    return StreamingResponse(packed.render_zip(), media_type=ZIP_MEDIA_TYPE, headers=all_headers)
 
 
-@router.get("/healthz", tags=["health"], summary="The process is up")
+@router.get("/healthz", tags=["health"], summary="The process is up", operation_id="healthz")
 async def healthz() -> Health:
     return Health()
 
@@ -117,8 +158,9 @@ async def healthz() -> Health:
 @router.get(
     "/readyz",
     tags=["health"],
+    operation_id="readyz",
     summary="The model is loaded and warm",
-    responses=problem_responses(503),
+    responses=problem_responses(503, slugs={"not-ready"}),
 )
 async def readyz(service: Annotated[ChopService, Depends(get_service)]) -> Readiness:
     return Readiness(model_id=service.model_id, feature_version=service.feature_version)
@@ -127,34 +169,49 @@ async def readyz(service: Annotated[ChopService, Depends(get_service)]) -> Readi
 @router.post(
     "/chop",
     tags=["chop"],
+    operation_id="chop",
     summary="Chop a record into sampler pads",
     description=(
-        "Upload a record as the `file` field of a multipart/form-data body. Parameters may be query parameters or "
-        "form fields (a form field wins). The answer is the result document as JSON (default), or with "
-        "`format=zip` (or `Accept: application/zip`) a zip of one WAV per chop plus `chops.json`. Either way the "
-        "zip is stored and can be fetched again from `zip_url` until it expires."
+        "Upload a record as the `file` part of a multipart/form-data body. Parameters may be query parameters or "
+        "form fields (a form field wins; a blank field counts as absent). The answer is the result document as JSON "
+        "(default), or with `format=zip` (or `Accept: application/zip`) a zip of one WAV per chop plus "
+        "`chops.json`. Either way the result is stored and its zip can be fetched from `zip_url` until it "
+        "expires.\n\n" + LIMITS
     ),
-    openapi_extra={"requestBody": CHOP_BODY},
+    openapi_extra={"parameters": QUERY_PARAMETERS, "requestBody": CHOP_BODY},
     response_model=ChopDocument,
     responses={
         200: {
             "description": "The chops, as JSON or as a zip",
             "content": {"application/json": {"example": CHOP_DOCUMENT_EXAMPLE}, **ZIP_CONTENT},
+            "links": {
+                "GetZip": {
+                    "operationId": "getChopsZip",
+                    "parameters": {"result_id": "$response.body#/id"},
+                    "description": "the stored result's zip (the JSON answer's `id`)",
+                }
+            },
         },
-        **problem_responses(400, 413, 415, 422, 503),
+        **problem_responses(400, 408, 413, 415, 422),
+        503: {**problem_responses(503)[503], "headers": RETRY_AFTER_HEADER},
     },
 )
 async def chop(
     request: Request,
-    options: Annotated[ChopOptions, Query()],
     service: Annotated[ChopService, Depends(get_service)],
     settings: Annotated[Settings, Depends(get_settings)],
 ) -> Response:
-    upload = await read_upload(request.headers, request.stream(), settings.max_upload_bytes)
-    options = merged_options(request.query_params, upload.fields)
-    if upload.file is None:
-        raise RequestValidationError([{"loc": ("body", "file"), "msg": "Field required", "type": "missing"}])
-    chopped = await service.chop(upload.file, options.params())
+    slots: UploadSlots = request.app.state.upload_slots
+    slots.acquire()
+    try:
+        upload = await read_upload(request.headers, request.stream(), settings.max_upload_bytes)
+        options = merged_options(request.query_params, upload.fields)
+        if upload.file is None:
+            raise RequestValidationError([{"loc": ("body", FILE_FIELD), "msg": "Field required", "type": "missing"}])
+        chopped = await service.chop(upload.file, options.params())
+        del upload  # the record's bytes: the slot is what bounds them, and it is released next
+    finally:
+        slots.release()
     if wants_zip(options, request.headers.get("accept")):
         return await stored_zip(service.store, chopped.result_id, {"Content-Location": zip_url(chopped.result_id)})
     return Response(chopped.document, media_type="application/json")
@@ -163,6 +220,7 @@ async def chop(
 @router.get(
     "/chops/{result_id}.zip",
     tags=["chop"],
+    operation_id="getChopsZip",
     summary="Fetch a stored result's zip again",
     response_class=StreamingResponse,
     responses={200: {"description": "The zip POST /chop made", "content": ZIP_CONTENT}, **problem_responses(404)},

@@ -40,6 +40,12 @@ class ChopOptions(BaseModel):
         examples=["json"],
     )
 
+    @field_validator("max_length", "format", mode="before")
+    @classmethod
+    def _blank_is_absent(cls, value: Any) -> Any:
+        """A blank field (an HTML form's empty input) means "not given", like leaving it out."""
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("bit_depth")
     @classmethod
     def _bit_depth(cls, value: int) -> int:
@@ -70,6 +76,15 @@ class ChopOut(BaseModel):
     file: str = Field(description="the slice's name in the zip")
 
 
+class BeatGrid(BaseModel):
+    """The beat grid the chops were placed on."""
+
+    beats: list[float] = Field(default_factory=list, description="tracked beats, seconds from the record's start")
+    downbeats: list[float] = Field(
+        default_factory=list, description="the beats heard as the first of a bar (a subset of `beats`), seconds"
+    )
+
+
 class ChopDocument(BaseModel):
     """The engine's result document (what `samplechop chop --format json` prints) plus the stored result's id."""
 
@@ -81,6 +96,11 @@ class ChopDocument(BaseModel):
     params: dict[str, Any]
     candidates: int
     chops: list[ChopOut]
+    tempo_bpm: float | None = Field(
+        None, description="the record's tempo in beats per minute; null when none was found"
+    )
+    beats_per_bar: int | None = Field(None, description="beats in a bar (the metre); null when unknown")
+    grid: BeatGrid = Field(default_factory=BeatGrid, description="the tracked beats and downbeats (empty when none)")
     id: str = Field(description="the stored result's id")
     zip_url: str = Field(description="where to fetch the zip again, until it expires")
 
@@ -149,6 +169,12 @@ CHOP_DOCUMENT_EXAMPLE: dict[str, Any] = {
             "file": "chop_04.wav",
         },
     ],
+    "tempo_bpm": 120.0,
+    "beats_per_bar": 4,
+    "grid": {
+        "beats": [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 5.5],
+        "downbeats": [0.0, 2.0, 4.0],
+    },
     "id": "3q2-7wEjXyQ0G8dVvB1Ylw",
     "zip_url": "/chops/3q2-7wEjXyQ0G8dVvB1Ylw.zip",
 }

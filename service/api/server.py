@@ -8,6 +8,7 @@ from typing import Any
 import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 
+from service.api.protocol import uvicorn_options
 from service.api.settings import Settings
 from service.engine import ChopModel
 
@@ -28,16 +29,31 @@ def run(
 
     The model is checked once here first (raising ModelLoadError with a clear message) so that a bad model stops
     the command instead of every worker failing its startup. With several workers each process builds its app
-    from the factory, reading its settings from the ``SAMPLECHOP_*`` environment.
+    from the factory, reading its settings from the ``SAMPLECHOP_*`` environment; so does the connection protocol
+    (head and body deadlines, see :mod:`service.api.protocol`).
     """
     settings = settings or Settings()
     workers = workers or settings.workers
     ChopModel(settings.model_path, threads=1)
     if workers > 1:
         uvicorn.run(
-            APP_FACTORY, factory=True, host=host, port=port, workers=workers, lifespan="on", log_config=log_config()
+            APP_FACTORY,
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            lifespan="on",
+            log_config=log_config(),
+            **uvicorn_options(settings, in_process=False),
         )
     else:
         from service.api.app import create_app
 
-        uvicorn.run(create_app(settings), host=host, port=port, lifespan="on", log_config=log_config())
+        uvicorn.run(
+            create_app(settings),
+            host=host,
+            port=port,
+            lifespan="on",
+            log_config=log_config(),
+            **uvicorn_options(settings),
+        )

@@ -2,7 +2,13 @@
 
 Nothing touches the disk: the record is decoded from bytes, so no temporary file can be left behind. The cap
 counts every byte of the request body as it arrives (a lying or missing ``Content-Length`` changes nothing); a
-declared ``Content-Length`` over the cap is refused before anything is read.
+declared ``Content-Length`` over the cap is refused before anything is read. The multipart parser is pure Python:
+it runs in a worker thread on batches of ``PARSE_BATCH_BYTES``, so the event loop keeps answering (``/healthz``,
+other uploads) while a 100-MB body is parsed.
+
+Limits on the form besides the ``file`` part (documented in the OpenAPI document): at most ``MAX_PARTS`` other
+parts, text fields of at most ``MAX_FIELD_BYTES`` each, part headers of at most ``MAX_PART_HEADER_BYTES``. Parts
+other than the first ``file`` part that carry a filename are skipped without being kept in memory.
 """
 
 from __future__ import annotations
@@ -10,20 +16,26 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+import anyio.to_thread
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.datastructures import Headers
 
-from service.api.problems import MalformedRequest, UnsupportedRequestType, UploadTooLarge
+from service.api.problems import MalformedRequest, UnsupportedRequestType, UploadsBusy, UploadTooLarge
 
 FILE_FIELD = "file"
-MAX_FIELDS = 32
+MAX_PARTS = 32
 MAX_FIELD_BYTES = 1024
+MAX_PART_HEADER_BYTES = 8192
+# One parse call per MiB: ~100 thread hand-offs for the largest upload, each ~1 ms of parsing (python-multipart
+# on this machine), so the loop is never held and the hand-offs cost nothing measurable.
+PARSE_BATCH_BYTES = 1024 * 1024
+RETRY_AFTER_S = 2  # an upload slot frees when a chop ends: typically 1-3 s for a 30-s record (bench/load.py)
 
 
 @dataclass
 class Upload:
-    """The uploaded record (the first ``file`` part) and the text fields of the form (other files are ignored)."""
+    """The uploaded record (the first ``file`` part) and the text fields of the form."""
 
     file: bytes | None = None
     filename: str | None = None
@@ -34,6 +46,8 @@ class Upload:
 class _Part:
     name: str = ""
     filename: str | None = None
+    keep: bool = True
+    is_file: bool = False
     data: bytearray = field(default_factory=bytearray)
 
 
@@ -45,18 +59,27 @@ class _Collector:
         self.part = _Part()
         self.header_name = b""
         self.header_value = b""
+        self.header_bytes = 0
         self.disposition = b""
-        self.field_count = 0
+        self.other_parts = 0
         self.ended = False
 
     def on_part_begin(self) -> None:
         self.part = _Part()
         self.disposition = b""
+        self.header_bytes = 0
+
+    def _count_header(self, size: int) -> None:
+        self.header_bytes += size
+        if self.header_bytes > MAX_PART_HEADER_BYTES:
+            raise MalformedRequest(f"a multipart part's headers are longer than {MAX_PART_HEADER_BYTES} bytes")
 
     def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self._count_header(end - start)
         self.header_name += data[start:end]
 
     def on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self._count_header(end - start)
         self.header_value += data[start:end]
 
     def on_header_end(self) -> None:
@@ -68,28 +91,34 @@ class _Collector:
         _, options = parse_options_header(self.disposition)
         if b"name" not in options:
             raise MalformedRequest('a multipart part lacks the Content-Disposition "name"')
-        self.part.name = options[b"name"].decode("utf-8", "replace")
+        part = self.part
+        part.name = options[b"name"].decode("utf-8", "replace")
         if b"filename" in options:
-            self.part.filename = options[b"filename"].decode("utf-8", "replace")
-        else:
-            self.field_count += 1
-            if self.field_count > MAX_FIELDS:
-                raise MalformedRequest(f"more than {MAX_FIELDS} form fields")
+            part.filename = options[b"filename"].decode("utf-8", "replace")
+        if part.name == FILE_FIELD and self.upload.file is None:
+            part.is_file = True  # the record, with a filename or without one
+            return
+        self.other_parts += 1
+        if self.other_parts > MAX_PARTS:
+            raise MalformedRequest(f"more than {MAX_PARTS} form parts besides `{FILE_FIELD}`")
+        part.keep = part.filename is None and part.name != FILE_FIELD  # other files are skipped unread
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
-        self.part.data += data[start:end]
-        if self.part.filename is None and len(self.part.data) > MAX_FIELD_BYTES:
-            raise MalformedRequest(f"form field {self.part.name!r} is longer than {MAX_FIELD_BYTES} bytes")
+        part = self.part
+        if not part.keep:
+            return
+        part.data += data[start:end]
+        if not part.is_file and len(part.data) > MAX_FIELD_BYTES:
+            raise MalformedRequest(f"form field {part.name!r} is longer than {MAX_FIELD_BYTES} bytes")
 
     def on_end(self) -> None:
         self.ended = True
 
     def on_part_end(self) -> None:
         part, upload = self.part, self.upload
-        if part.name == FILE_FIELD:
-            if upload.file is None:
-                upload.file, upload.filename = bytes(part.data), part.filename
-        elif part.filename is None:
+        if part.is_file:
+            upload.file, upload.filename = bytes(part.data), part.filename
+        elif part.keep:
             upload.fields[part.name] = part.data.decode("utf-8", "replace")
         self.part = _Part()
 
@@ -117,12 +146,8 @@ def _too_large(limit: int) -> UploadTooLarge:
     )
 
 
-async def read_upload(headers: Headers, body: AsyncIterator[bytes], limit: int) -> Upload:
-    """Parse a multipart body from its chunks, stopping with 413 as soon as it passes ``limit`` bytes."""
-    boundary = boundary_of(headers)
-    check_declared_length(headers, limit)
-    collector = _Collector()
-    parser = MultipartParser(
+def _parser(boundary: bytes, collector: _Collector) -> MultipartParser:
+    return MultipartParser(
         boundary,
         {
             "on_part_begin": collector.on_part_begin,
@@ -135,16 +160,58 @@ async def read_upload(headers: Headers, body: AsyncIterator[bytes], limit: int) 
             "on_end": collector.on_end,
         },
     )
+
+
+async def read_upload(headers: Headers, body: AsyncIterator[bytes], limit: int) -> Upload:
+    """Parse a multipart body from its chunks, stopping with 413 as soon as it passes ``limit`` bytes."""
+    boundary = boundary_of(headers)
+    check_declared_length(headers, limit)
+    collector = _Collector()
+    parser = _parser(boundary, collector)
     received = 0
+    batch: list[bytes] = []
+    batched = 0
     try:
         async for chunk in body:
             received += len(chunk)
             if received > limit:
                 raise _too_large(limit)
-            parser.write(chunk)
-        parser.finalize()
+            batch.append(chunk)
+            batched += len(chunk)
+            if batched >= PARSE_BATCH_BYTES:
+                data, batch, batched = b"".join(batch), [], 0
+                await anyio.to_thread.run_sync(parser.write, data)
+        await anyio.to_thread.run_sync(_finish, parser, b"".join(batch))
     except MultipartParseError as error:
         raise MalformedRequest(f"the multipart body is malformed: {error}") from error
     if not collector.ended:
         raise MalformedRequest("the multipart body ended before its closing boundary")
     return collector.upload
+
+
+def _finish(parser: MultipartParser, data: bytes) -> None:
+    parser.write(data)
+    parser.finalize()
+
+
+class UploadSlots:
+    """How many requests of this process may hold an upload at once (being received, queued or chopped).
+
+    Used from the event loop only (no await between the check and the count), so it needs no lock."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.in_use = 0
+
+    def acquire(self) -> None:
+        """Take a slot, or raise a 503 problem (``Retry-After``; the body is not read, so the connection closes)."""
+        if self.in_use >= self.capacity:
+            raise UploadsBusy(
+                f"{self.capacity} uploads are being handled; retry after {RETRY_AFTER_S} s",
+                headers={"Retry-After": str(RETRY_AFTER_S), "Connection": "close"},
+                max_concurrent_uploads=self.capacity,
+            )
+        self.in_use += 1
+
+    def release(self) -> None:
+        self.in_use -= 1

@@ -1,9 +1,12 @@
 """The chopping engine: plain Python over numpy, used by the CLI, the service and the trainer's evaluation."""
 
-from service.engine.model import DEFAULT_MODEL_PATH, ChopModel, ModelLoadError
+from service.engine.bars import BarGrid, decode_bars
+from service.engine.model import DEFAULT_MODEL_PATH, Activations, ChopModel, FrameModel, ModelLoadError
 from service.engine.params import ChopParams, InvalidParameters
 from service.engine.pipeline import (
+    Analysis,
     AudioDecodeError,
+    BarDecoder,
     ChoppedRecord,
     Chopper,
     RecordTooLong,
@@ -18,17 +21,23 @@ from service.engine.result import Chop, ChopResult
 
 __all__ = [
     "DEFAULT_MODEL_PATH",
+    "Activations",
+    "Analysis",
     "AudioDecodeError",
+    "BarDecoder",
+    "BarGrid",
     "Chop",
     "ChopModel",
     "ChopParams",
     "ChopResult",
     "ChoppedRecord",
     "Chopper",
+    "FrameModel",
     "InvalidParameters",
     "ModelLoadError",
     "RecordTooLong",
     "SilentRecord",
+    "decode_bars",
     "result_json",
     "slice_files",
     "write_slices",

@@ -1,148 +1,190 @@
-"""From per-frame chop probabilities to a short list of candidate chop frames."""
+"""From the decoded bar grid and the network's chop activation to a short, ranked list of candidate chop points.
+
+Candidates come in three tiers, each ranked by the chop head within it, so the order is the one a producer cuts
+in: decoded downbeats (bar starts) first, then phrase starts and chord changes the chop head hears off the bar
+line, then the other beats — these only when too few candidates would otherwise be left. Every helper here is a
+vectorised numpy expression: the stage grows linearly with the record.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+from scipy.ndimage import maximum_filter1d
 
-# Sub-threshold peaks below this are the model saying "no"; they never fill up a short candidate list.
-FILL_FLOOR = 0.05
-
-
-def positive_runs(probabilities: np.ndarray, threshold: float) -> list[tuple[int, int]]:
-    """Runs of consecutive frames at or above ``threshold``, as (first, last) frame indices inclusive."""
-    above = np.concatenate([[False], probabilities >= threshold, [False]])
-    edges = np.flatnonzero(above[1:] != above[:-1])
-    return [(int(start), int(stop) - 1) for start, stop in zip(edges[::2], edges[1::2], strict=True)]
+# Tier offsets: a score is (tier + chop activation) / 3, so every downbeat outranks every off-grid chop peak,
+# and every off-grid peak outranks every plain beat, while the chop head orders each tier.
+DOWNBEAT_TIER = 2.0
+PEAK_TIER = 1.0
+BEAT_TIER = 0.0
+TIERS = 3.0
 
 
-def local_peaks(probabilities: np.ndarray) -> np.ndarray:
-    """Frames whose probability is a local maximum (plateaus give their first frame)."""
-    if probabilities.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    left = np.concatenate([[-np.inf], probabilities[:-1]])
-    right = np.concatenate([probabilities[1:], [-np.inf]])
-    return np.flatnonzero((probabilities > left) & (probabilities >= right))
+@dataclass(frozen=True)
+class Candidates:
+    """Candidate chop points, best first: times in seconds, scores in [0, 1], the chop activation near each, and
+    whether each is a decoded downbeat."""
 
+    times_s: np.ndarray
+    scores: np.ndarray
+    chop_activation: np.ndarray
+    on_downbeat: np.ndarray
 
-def strong_onsets(onset_strength: np.ndarray) -> np.ndarray:
-    """Onset-envelope peaks that stand out (above mean + one standard deviation): the record's clear attacks."""
-    if onset_strength.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    peaks = local_peaks(onset_strength)
-    return peaks[onset_strength[peaks] > onset_strength.mean() + onset_strength.std()]
-
-
-def merge_close(frames: np.ndarray, probabilities: np.ndarray, merge_frames: int) -> np.ndarray:
-    """Merge frames closer than ``merge_frames`` into the most probable of each group; sorted frame indices."""
-    frames = np.sort(np.asarray(frames, dtype=np.int64))
-    if frames.size == 0:
-        return frames
-    kept: list[int] = [int(frames[0])]
-    for frame in frames[1:]:
-        if frame - kept[-1] < merge_frames:
-            if probabilities[frame] > probabilities[kept[-1]]:
-                kept[-1] = int(frame)
-        else:
-            kept.append(int(frame))
-    return np.asarray(kept, dtype=np.int64)
-
-
-def suppress_near(frames: np.ndarray, scores: np.ndarray, min_distance_frames: int) -> np.ndarray:
-    """Greedy non-maximum suppression: best-scored first, dropping any frame within ``min_distance_frames``.
-
-    Returns the kept frames ordered by score, best first.
-    """
-    return np.asarray(frames, dtype=np.int64)[suppress_near_indices(frames, scores, min_distance_frames)]
-
-
-def snap_to_onsets(frames: np.ndarray, onset_strength: np.ndarray, radius_frames: int) -> np.ndarray:
-    """Move each frame to the strongest onset within ``radius_frames`` of it, so a chop starts on the attack."""
-    if radius_frames <= 0 or onset_strength.size == 0:
-        return frames
-    snapped = np.empty_like(frames)
-    last = onset_strength.size - 1
-    for position, frame in enumerate(frames):
-        low, high = max(int(frame) - radius_frames, 0), min(int(frame) + radius_frames, last)
-        snapped[position] = low + int(np.argmax(onset_strength[low : high + 1]))
-    return snapped
+    @property
+    def size(self) -> int:
+        return int(self.times_s.size)
 
 
 def window_max(values: np.ndarray, frames: np.ndarray, radius_frames: int) -> np.ndarray:
-    """Largest value within ``radius_frames`` of each frame."""
-    return np.asarray(
-        [values[max(int(f) - radius_frames, 0) : int(f) + radius_frames + 1].max() for f in frames], dtype=np.float64
-    )
+    """Largest value within ``radius_frames`` of each frame (frames clipped to the array): float64."""
+    if values.size == 0 or np.size(frames) == 0:
+        return np.zeros(np.size(frames), dtype=np.float64)
+    spread = maximum_filter1d(values, size=2 * radius_frames + 1, mode="nearest") if radius_frames > 0 else values
+    return spread[np.clip(np.asarray(frames, dtype=np.int64), 0, values.size - 1)].astype(np.float64)
+
+
+def local_peaks(values: np.ndarray) -> np.ndarray:
+    """Frames whose value is a local maximum (plateaus give their first frame)."""
+    if values.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    left = np.concatenate([[-np.inf], values[:-1]])
+    right = np.concatenate([values[1:], [-np.inf]])
+    return np.flatnonzero((values > left) & (values >= right))
+
+
+def snap_to_onsets(
+    times_s: np.ndarray, onset_envelope: np.ndarray, frame_rate_hz: float, radius_frames: int
+) -> np.ndarray:
+    """Move each time to the strongest onset-envelope peak within ``radius_frames`` frames, if there is one.
+
+    A time with no envelope peak near it (a beat on silence) keeps its own, sub-frame, value.
+    """
+    times_s = np.asarray(times_s, dtype=np.float64)
+    if times_s.size == 0 or onset_envelope.size == 0 or radius_frames <= 0:
+        return times_s
+    frames = np.clip(np.rint(times_s * frame_rate_hz).astype(np.int64), 0, onset_envelope.size - 1)
+    offsets = np.arange(-radius_frames, radius_frames + 1)
+    neighbourhood = np.clip(frames[:, None] + offsets[None, :], 0, onset_envelope.size - 1)
+    values = onset_envelope[neighbourhood]
+    is_peak = np.zeros(onset_envelope.size, dtype=bool)
+    is_peak[local_peaks(onset_envelope)] = True
+    values = np.where(is_peak[neighbourhood] & (values > 0), values, -np.inf)
+    best = np.argmax(values, axis=1)
+    has_peak = np.isfinite(values[np.arange(frames.size), best])
+    snapped = neighbourhood[np.arange(frames.size), best] / frame_rate_hz
+    return np.where(has_peak, snapped, times_s)
+
+
+def suppress_near(times_s: np.ndarray, scores: np.ndarray, min_distance_s: float) -> np.ndarray:
+    """Greedy non-maximum suppression: best first, dropping any point within ``min_distance_s`` of a kept one.
+
+    Returns the kept positions (indices into ``times_s``), best first. Points are compared only with their
+    neighbours in time (sorted-array queries), so the cost is ~linear in the number of points.
+    """
+    times_s, scores = np.asarray(times_s, dtype=np.float64), np.asarray(scores, dtype=np.float64)
+    if times_s.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    by_time = np.argsort(times_s, kind="stable")
+    sorted_times = times_s[by_time]
+    rank_in_time = np.empty_like(by_time)
+    rank_in_time[by_time] = np.arange(by_time.size)
+    alive = np.ones(times_s.size, dtype=bool)  # indexed in time order
+    kept: list[int] = []
+    for index in np.argsort(-scores, kind="stable"):
+        position = int(rank_in_time[index])
+        if not alive[position]:
+            continue
+        kept.append(int(index))
+        low = np.searchsorted(sorted_times, sorted_times[position] - min_distance_s, side="right")
+        high = np.searchsorted(sorted_times, sorted_times[position] + min_distance_s, side="left")
+        alive[low:high] = False
+    return np.asarray(kept, dtype=np.int64)
 
 
 def pick_candidates(
-    probabilities: np.ndarray,
-    onset_strength: np.ndarray,
     *,
+    beats_s: np.ndarray,
+    downbeats_s: np.ndarray,
+    chop_activation: np.ndarray,
+    onset_envelope: np.ndarray,
+    frame_rate_hz: float,
+    duration_s: float,
     threshold: float,
     top_n: int,
     minimum: int,
-    min_distance_frames: int,
-    merge_frames: int,
+    min_distance_s: float,
     snap_radius_frames: int,
-    beat_frames: np.ndarray | None = None,
-    off_beat_factor: float = 0.5,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The top-``top_n`` candidate chop frames and their scores, best first.
+) -> Candidates:
+    """The top-``top_n`` candidate chop points, best first.
 
-    Candidates come from two places, each snapped to the strongest onset within ``snap_radius_frames`` so a
-    chop starts on the attack:
+    - every decoded downbeat (score (2 + chop)/3);
+    - every peak of the chop activation at or above ``threshold`` that is not on a decoded beat — a phrase start
+      or chord change the chop head hears off the bar line (score (1 + chop)/3);
+    - when fewer than ``minimum`` candidates remain after suppression: the other beats, then the record's
+      strongest onsets (score chop/3), so a producer who asks for eight chops gets eight.
 
-    - the model's positive runs (frames ≥ ``threshold``): one candidate each, at its most probable frame, those
-      closer than ``merge_frames`` merged;
-    - the tracked beats (``beat_frames``), weighted by :func:`bar_phase_weights` so the bar position the model
-      hears as the downbeat ranks first.
-
-    A candidate's score is the model's probability around it (times its bar-position weight on a beat, times
-    ``off_beat_factor`` off the beat grid). Candidates closer than ``min_distance_frames`` are suppressed,
-    keeping the better, and none starts within ``min_distance_frames`` of the end. When fewer than ``minimum``
-    remain, sub-threshold peaks (at least ``FILL_FLOOR``) and then the record's strongest onsets fill up: a
-    producer who asks for eight chops wants eight chops on attacks, ranked honestly by the model.
+    Each point is snapped to the strongest onset within ``snap_radius_frames`` so the chop starts on the attack;
+    points closer than ``min_distance_s`` are suppressed, keeping the better; none starts so close to the end
+    that its pad would be shorter than ``min_distance_s``.
     """
-    from service.engine.beats import bar_phase_weights
+    radius = max(1, snap_radius_frames)
+    beats_s = np.asarray(beats_s, dtype=np.float64)
+    downbeats_s = np.asarray(downbeats_s, dtype=np.float64)
+    peaks = local_peaks(chop_activation)
+    peaks = peaks[chop_activation[peaks] >= threshold] if peaks.size else peaks
+    peak_times = peaks / frame_rate_hz
+    if beats_s.size and peak_times.size:
+        nearest = np.abs(peak_times[:, None] - beats_s[None, :]).min(axis=1) if beats_s.size < 4096 else None
+        if nearest is None:  # very long records: neighbour query on the sorted beats instead of a full matrix
+            slot = np.clip(np.searchsorted(beats_s, peak_times), 1, beats_s.size - 1)
+            nearest = np.minimum(np.abs(peak_times - beats_s[slot - 1]), np.abs(beats_s[slot] - peak_times))
+        peak_times = peak_times[nearest > radius / frame_rate_hz]
+    other_beats = beats_s[~np.isin(beats_s, downbeats_s)]
+    tiers = [(downbeats_s, DOWNBEAT_TIER), (peak_times, PEAK_TIER)]
+    main = _tiered(tiers, chop_activation, onset_envelope, frame_rate_hz, duration_s, min_distance_s, radius)
+    if main.times_s.size >= minimum:
+        return _top(main, top_n)
+    strong = _strong_onsets(onset_envelope) / frame_rate_hz
+    tiers += [(other_beats, BEAT_TIER), (strong, BEAT_TIER - 0.5)]
+    filled = _tiered(tiers, chop_activation, onset_envelope, frame_rate_hz, duration_s, min_distance_s, radius)
+    return _top(filled, top_n)
 
-    runs = positive_runs(probabilities, threshold)
-    peaks = np.asarray(
-        [start + int(np.argmax(probabilities[start : stop + 1])) for start, stop in runs], dtype=np.int64
-    )
-    peaks = snap_to_onsets(merge_close(peaks, probabilities, merge_frames), onset_strength, snap_radius_frames)
-    frames: list[np.ndarray] = []
-    scores: list[np.ndarray] = []
-    beats = np.zeros(0, dtype=np.int64)
-    if beat_frames is not None and beat_frames.size:
-        beats = snap_to_onsets(np.asarray(beat_frames, dtype=np.int64), onset_strength, snap_radius_frames)
-        beat_probabilities = window_max(probabilities, beats, snap_radius_frames)
-        frames.append(beats)
-        scores.append(beat_probabilities * bar_phase_weights(beat_probabilities))
-    off_grid = peaks
-    if beats.size and peaks.size:
-        off_grid = peaks[np.min(np.abs(peaks[:, None] - beats[None, :]), axis=1) > snap_radius_frames]
-    frames.append(off_grid)
-    factor = off_beat_factor if beats.size else 1.0
-    scores.append(window_max(probabilities, off_grid, snap_radius_frames) * factor)
-    all_frames, all_scores = np.concatenate(frames), np.concatenate(scores)
-    if np.count_nonzero(all_scores >= FILL_FLOOR * 0.5) < minimum:
-        fill = local_peaks(probabilities)
-        fill = fill[(probabilities[fill] < threshold) & (probabilities[fill] >= FILL_FLOOR)]
-        fill = np.concatenate([fill, strong_onsets(onset_strength)])
-        fill = snap_to_onsets(fill, onset_strength, snap_radius_frames)
-        all_frames = np.concatenate([all_frames, fill])
-        all_scores = np.concatenate([all_scores, window_max(probabilities, fill, snap_radius_frames) * 0.1])
+
+def _tiered(
+    tiers: list[tuple[np.ndarray, float]],
+    chop_activation: np.ndarray,
+    onset_envelope: np.ndarray,
+    frame_rate_hz: float,
+    duration_s: float,
+    min_distance_s: float,
+    radius: int,
+) -> Candidates:
+    times = np.concatenate([np.asarray(t, dtype=np.float64) for t, _ in tiers])
+    tier = np.concatenate([np.full(np.size(t), value) for t, value in tiers])
+    on_downbeat = np.concatenate([np.full(np.size(t), value == DOWNBEAT_TIER) for t, value in tiers])
+    times = snap_to_onsets(times, onset_envelope, frame_rate_hz, radius)
+    chop = window_max(chop_activation, np.rint(times * frame_rate_hz).astype(np.int64), radius)
+    scores = np.clip((np.maximum(tier, 0.0) + chop) / TIERS, 0.0, 1.0) - np.where(tier < 0, 1e-3, 0.0)
     # A chop in the record's last moments would make a pad of a few milliseconds: keep a chop's worth of room.
-    room = all_frames < probabilities.size - min(min_distance_frames, probabilities.size // 4)
-    all_frames, all_scores = all_frames[room], all_scores[room]
-    order = suppress_near_indices(all_frames, all_scores, min_distance_frames)[:top_n]
-    return all_frames[order], all_scores[order]
+    room = (times >= 0.0) & (times < duration_s - max(min_distance_s, 0.05))
+    times, scores, chop, on_downbeat = times[room], scores[room], chop[room], on_downbeat[room]
+    order = suppress_near(times, scores, min_distance_s)
+    return Candidates(times[order], np.maximum(scores[order], 0.0), chop[order], on_downbeat[order])
 
 
-def suppress_near_indices(frames: np.ndarray, scores: np.ndarray, min_distance_frames: int) -> np.ndarray:
-    """Greedy non-maximum suppression over (frame, score) pairs: the kept positions in ``frames``, best first."""
-    kept: list[int] = []
-    for index in np.argsort(-scores, kind="stable"):
-        if all(abs(int(frames[index]) - int(frames[other])) >= min_distance_frames for other in kept):
-            kept.append(int(index))
-    return np.asarray(kept, dtype=np.int64)
+def _top(candidates: Candidates, top_n: int) -> Candidates:
+    return Candidates(
+        candidates.times_s[:top_n],
+        candidates.scores[:top_n],
+        candidates.chop_activation[:top_n],
+        candidates.on_downbeat[:top_n],
+    )
+
+
+def _strong_onsets(onset_envelope: np.ndarray) -> np.ndarray:
+    """Onset-envelope peaks that stand out (above mean + one standard deviation): the record's clear attacks."""
+    if onset_envelope.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    peaks = local_peaks(onset_envelope)
+    return peaks[onset_envelope[peaks] > onset_envelope.mean() + onset_envelope.std()]

@@ -14,27 +14,27 @@ def pairwise_distances(vectors: np.ndarray) -> np.ndarray:
     return distances / largest if largest > 0.0 else distances
 
 
-def select_diverse(probabilities: np.ndarray, vectors: np.ndarray, count: int, diversity: float) -> list[int]:
+def select_diverse(scores: np.ndarray, vectors: np.ndarray, count: int, diversity: float) -> list[int]:
     """Greedy MAD selection of up to ``count`` candidate indices, in the order chosen.
 
-    Seeds with the most probable candidate, then repeatedly adds the candidate maximising
-    ``(1 - diversity) * p + diversity * mean distance to the chosen``. Distances are scaled to [0, 1] so both
-    terms share a scale. Ties go to the more probable, then the earlier candidate.
+    Seeds with the best-scored candidate, then repeatedly adds the candidate maximising
+    ``(1 - diversity) * score + diversity * mean distance to the chosen``. Scores are in [0, 1] and distances
+    are scaled to [0, 1] so both terms share a scale. Ties go to the better scored, then the earlier candidate.
     """
-    probabilities = np.asarray(probabilities, dtype=np.float64)
-    total = probabilities.size
+    relevance = np.asarray(scores, dtype=np.float64)
+    total = relevance.size
     if total == 0 or count <= 0:
         return []
     distances = pairwise_distances(np.asarray(vectors, dtype=np.float64))
-    chosen = [int(np.argmax(probabilities))]
+    chosen = [int(np.argmax(relevance))]
     remaining = np.ones(total, dtype=bool)
     remaining[chosen[0]] = False
     distance_sum = distances[chosen[0]].copy()
     while len(chosen) < min(count, total):
-        scores = (1.0 - diversity) * probabilities + diversity * distance_sum / len(chosen)
-        scores[~remaining] = -np.inf
-        best = np.flatnonzero(scores >= scores.max() - 1e-12)
-        pick = int(best[np.argmax(probabilities[best])])
+        gains = (1.0 - diversity) * relevance + diversity * distance_sum / len(chosen)
+        gains[~remaining] = -np.inf
+        best = np.flatnonzero(gains >= gains.max() - 1e-12)
+        pick = int(best[np.argmax(relevance[best])])
         chosen.append(pick)
         remaining[pick] = False
         distance_sum += distances[pick]

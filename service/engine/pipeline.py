@@ -1,4 +1,4 @@
-"""The chopping pipeline: decode → features → classify → candidates → diversify → slices.
+"""The chopping pipeline: decode → features → network → bar decoder → candidates → diversify → slices.
 
 Each step is a plain function over arrays (see the sibling modules); :class:`Chopper` holds the loaded model and
 runs them in order. Nothing here knows about HTTP or the command line.
@@ -10,8 +10,7 @@ import io
 import json
 import time
 import zipfile
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,31 +18,25 @@ from typing import IO
 
 import numpy as np
 
-from service.engine.beats import track_beats
-from service.engine.candidates import pick_candidates, window_max
+from service.engine.bars import BarGrid, decode_bars
+from service.engine.candidates import Candidates, pick_candidates
 from service.engine.diversify import select_diverse
-from service.engine.model import ChopModel
+from service.engine.harmonic import harmonic_vectors
+from service.engine.model import Activations, FrameModel
 from service.engine.params import ChopParams
 from service.engine.result import Chop, ChopResult
-from service.engine.slices import cut_points, faded, wav_bytes
-from shared_features import (
-    FEATURE_SPEC,
-    AudioDecodeError,
-    DecodedAudio,
-    decode_audio,
-    harmonic_frames,
-    record_features,
-)
-from shared_features.frames import frames_to_seconds, mel_onset_strength, seconds_to_frames, upsample_envelope
+from service.engine.slices import cut_points, slice_wav_bytes
+from shared_features import FEATURE_SPEC, AudioDecodeError, DecodedAudio, FrameFeatures, compute_features, decode_audio
+from shared_features.audio import AudioTooLong
 
-MERGE_S = 0.010
+# A chop snaps to the strongest onset within this of its beat, so the pad starts on the attack (±1–2 frames).
 SNAP_RADIUS_S = 0.035
+# Diversification compares the harmonic content of the first second after each candidate (the seed's choice,
+# kept: 0.25–2 s windows were tried on the drum stems, 1 s was best).
 HARMONIC_WINDOW_S = 1.0
 SILENCE_PEAK = 1e-4
-ONSET_HOP_FACTOR = 2  # the onset envelope is taken at 2 × the feature hop, then interpolated
 
-
-_FEATURE_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="samplechop-features")
+BarDecoder = Callable[[Activations, FrameFeatures], BarGrid]
 
 
 class RecordTooLong(ValueError):
@@ -54,8 +47,17 @@ class SilentRecord(ValueError):
     """The record holds only silence: there is nothing to chop."""
 
 
-class RecordTooShort(SilentRecord):
-    """The record is shorter than one analysis frame: there is nothing to chop (the CQT cannot even run)."""
+class RecordTooShort(ValueError):
+    """The record is shorter than one analysis frame: there is nothing to chop."""
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What the engine hears in a record: its features, the network's activations and the decoded grid."""
+
+    features: FrameFeatures
+    activations: Activations
+    grid: BarGrid
 
 
 @dataclass
@@ -78,12 +80,34 @@ class _StageClock:
 
 
 class Chopper:
-    """Chops records with one loaded model. Thread-safe: it holds no per-record state."""
+    """Chops records with one loaded model. Thread-safe: it holds no per-record state.
 
-    def __init__(self, model: ChopModel, *, max_duration_s: float | None = None) -> None:
+    ``bar_decoder`` turns activations into the beat/bar grid; the default is our bar-pointer HMM
+    (:func:`decode_bars`). The quality bench swaps it (and the model) for its ablations.
+    """
+
+    def __init__(
+        self,
+        model: FrameModel,
+        *,
+        max_duration_s: float | None = None,
+        bar_decoder: BarDecoder | None = None,
+    ) -> None:
         self.model = model
         self.spec = FEATURE_SPEC
         self.max_duration_s = max_duration_s
+        self.bar_decoder: BarDecoder = bar_decoder or default_bar_decoder
+
+    def analyse(self, audio: DecodedAudio, clock: _StageClock | None = None) -> Analysis:
+        """Features, activations and the decoded grid of a decoded record."""
+        clock = clock or _StageClock()
+        with clock.stage("features"):
+            features = compute_features(audio.mono, self.spec)
+        with clock.stage("inference"):
+            activations = self.model.predict(features.model_input)
+        with clock.stage("beats"):
+            grid = self.bar_decoder(activations, features)
+        return Analysis(features=features, activations=activations, grid=grid)
 
     def chop(self, source: str | Path | bytes, params: ChopParams | None = None) -> ChoppedRecord:
         """Chop a record given as a path or the file's bytes.
@@ -95,46 +119,40 @@ class Chopper:
         clock = _StageClock()
         spec = self.spec
         with clock.stage("decode"):
-            audio = decode_audio(source, spec.sample_rate)
+            try:
+                audio = decode_audio(source, spec.sample_rate, max_duration_s=self.max_duration_s)
+            except AudioTooLong as error:  # refused from the header, or once streaming passes the limit
+                raise RecordTooLong(str(error)) from error
         if self.max_duration_s is not None and audio.duration_s > self.max_duration_s:
             raise RecordTooLong(f"the record is {audio.duration_s:.1f} s long; the limit is {self.max_duration_s:g} s")
         if audio.mono.shape[0] < spec.hop_length:
             raise RecordTooShort(f"the record is {audio.duration_s * 1000:.1f} ms long: there is nothing to chop")
         if float(np.max(np.abs(audio.mono))) < SILENCE_PEAK:
             raise SilentRecord("the record is silent: there is nothing to chop")
-        with clock.stage("features"):
-            # The onset envelope and the CQT are independent FFT work that releases the GIL: overlap them.
-            onset_job = _FEATURE_POOL.submit(
-                mel_onset_strength, audio.mono, spec.sample_rate, ONSET_HOP_FACTOR * spec.hop_length
-            )
-            windows, cqt = record_features(audio.mono, spec)
-            coarse_onsets = onset_job.result()
-            onsets = upsample_envelope(coarse_onsets, ONSET_HOP_FACTOR, windows.shape[0])
-        with clock.stage("inference"):
-            probabilities = self.model.predict(windows)
-        with clock.stage("beats"):
-            beats = track_beats(onsets, spec.sample_rate, spec.hop_length)
+        analysis = self.analyse(audio, clock)
+        features, grid = analysis.features, analysis.grid
+        rate = features.frame_rate_hz
         with clock.stage("candidates"):
-            to_frames = spec.sample_rate / spec.hop_length
-            radius = round(SNAP_RADIUS_S * to_frames)
-            candidates, scores = pick_candidates(
-                probabilities,
-                onsets,
+            candidates = pick_candidates(
+                beats_s=grid.beats_s,
+                downbeats_s=grid.downbeats_s,
+                chop_activation=analysis.activations.chop,
+                onset_envelope=features.onset_envelope,
+                frame_rate_hz=rate,
+                duration_s=audio.duration_s,
                 threshold=params.threshold,
                 top_n=params.top_n,
                 minimum=params.chops,
-                min_distance_frames=max(1, round(params.min_distance_s * to_frames)),
-                merge_frames=max(1, round(MERGE_S * to_frames)),
-                snap_radius_frames=radius,
-                beat_frames=beats,
+                min_distance_s=params.min_distance_s,
+                snap_radius_frames=round(SNAP_RADIUS_S * rate),
             )
-            candidate_probabilities = window_max(probabilities, candidates, radius)
         with clock.stage("diversification"):
-            harmonic = harmonic_frames(
-                cqt, candidates, window_frames=max(1, round(HARMONIC_WINDOW_S * to_frames)), normalise=True
+            frames = np.rint(candidates.times_s * rate).astype(np.int64)
+            harmonic = harmonic_vectors(
+                features.log_bands, frames, window_frames=max(1, round(HARMONIC_WINDOW_S * rate))
             )
-            order = select_diverse(scores, harmonic, params.chops, params.diversity)
-        chops = self._chops(audio, candidates, candidate_probabilities, scores, order, params)
+            order = select_diverse(candidates.scores, harmonic, params.chops, params.diversity)
+        chops = self._chops(audio, candidates, order, params)
         result = ChopResult(
             duration=audio.duration_s,
             sample_rate=audio.original_rate,
@@ -142,41 +160,40 @@ class Chopper:
             params=params.to_dict(),
             model_id=self.model.model_id,
             feature_version=spec.version,
+            tempo_bpm=grid.tempo_bpm if grid.beats_s.size else None,
+            beats_per_bar=grid.beats_per_bar if grid.beats_s.size else None,
+            beats_s=grid.beats_s,
+            downbeats_s=grid.downbeats_s,
             chops=chops,
-            candidates=int(candidates.size),
+            candidates=candidates.size,
             timings_s=clock.timings,
         )
         return ChoppedRecord(result=result, audio=audio)
 
-    def _chops(
-        self,
-        audio: DecodedAudio,
-        candidates: np.ndarray,
-        probabilities: np.ndarray,
-        scores: np.ndarray,
-        order: list[int],
-        params: ChopParams,
-    ) -> list[Chop]:
-        chosen_frames = candidates[order]
-        starts_s = frames_to_seconds(chosen_frames, self.spec.hop_length, self.spec.sample_rate)
+    def _chops(self, audio: DecodedAudio, candidates: Candidates, order: list[int], params: ChopParams) -> list[Chop]:
+        starts_s = candidates.times_s[order]
         time_order = np.argsort(starts_s, kind="stable")
-        bounds = cut_points(
-            starts_s[time_order], audio.original.shape[0], audio.original_rate, audio.original, params.max_length_s
-        )
+        bounds = cut_points(starts_s[time_order], audio.frames, audio.original_rate, audio, params.max_length_s)
         rate = float(audio.original_rate)
         return [
             Chop(
                 index=index + 1,
                 start=start / rate,
                 end=end / rate,
-                probability=float(probabilities[order[chosen]]),
-                score=float(scores[order[chosen]]),
+                chop_activation=float(candidates.chop_activation[order[chosen]]),
+                score=float(candidates.scores[order[chosen]]),
                 rank=int(chosen) + 1,
+                downbeat=bool(candidates.on_downbeat[order[chosen]]),
                 start_sample=start,
                 end_sample=end,
             )
             for index, (chosen, (start, end)) in enumerate(zip(time_order, bounds, strict=True))
         ]
+
+
+def default_bar_decoder(activations: Activations, features: FrameFeatures) -> BarGrid:
+    """Our bar-pointer HMM over the network's beat and downbeat activations."""
+    return decode_bars(activations.beat, activations.downbeat, frame_rate_hz=features.frame_rate_hz)
 
 
 def slice_name(chop: Chop) -> str:
@@ -188,8 +205,8 @@ def slice_files(record: ChoppedRecord, bit_depth: int | None = None) -> Iterator
     depth = bit_depth or int(record.result.params.get("bit_depth", 16))
     audio = record.audio
     for chop in record.result.chops:
-        segment = audio.original[chop.start_sample : chop.end_sample]
-        yield slice_name(chop), wav_bytes(faded(segment, audio.original_rate), audio.original_rate, depth)
+        data = slice_wav_bytes(audio, chop.start_sample, chop.end_sample, audio.original_rate, audio.channels, depth)
+        yield slice_name(chop), data
 
 
 def result_json(record: ChoppedRecord, extra: dict[str, object] | None = None) -> str:
@@ -231,14 +248,15 @@ def write_slices(record: ChoppedRecord, out_dir: Path) -> list[Path]:
 
 
 __all__ = [
+    "Analysis",
     "AudioDecodeError",
+    "BarDecoder",
     "ChoppedRecord",
     "Chopper",
     "RecordTooLong",
     "RecordTooShort",
     "SilentRecord",
     "result_json",
-    "seconds_to_frames",
     "slice_files",
     "write_slices",
     "write_zip",

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from trainer.corpus.arrangement import Arrangement, Bar, NoteEvent, Track
-from trainer.corpus.patterns import METERS
+from trainer.corpus.grooves import METERS
 
 
 @dataclass(frozen=True)
@@ -198,9 +198,12 @@ def _assemble(
         loop += 1
     base = rng.integers(70, 105, size=n_parts)
     noise = rng.integers(-8, 9, size=len(arr.notes))
+    # Players are not quantised: a few ms of spread per note (chords roll slightly), more for looser players.
+    spread_s = float(rng.uniform(0.002, 0.01))
+    jitter = rng.normal(0.0, spread_s, size=len(arr.notes))
     arr.notes = [
-        NoteEvent(n.start, n.duration, n.pitch, int(base[n.track] + d), n.track)
-        for n, d in zip(arr.notes, noise, strict=True)
+        NoteEvent(n.start, n.duration, n.pitch, int(base[n.track] + d), n.track, float(j))
+        for n, d, j in zip(arr.notes, noise, jitter, strict=True)
     ]
     return arr
 

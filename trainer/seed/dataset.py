@@ -1,4 +1,5 @@
-"""Dataset build: rendered records + chop labels → sharded arrays of model inputs and targets on disk.
+"""The seed recipe's dataset build (feature spec 1, one row per frame): rendered records + chop labels → sharded
+arrays of model inputs and targets on disk.
 
 Layout of a dataset directory::
 
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import json
 import time
-import zlib
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -22,10 +22,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from shared_features import FEATURE_SPEC, decode_audio, record_features
-from shared_features.spec import feature_windows
-from trainer.augment import MAX_SHIFT, extended_cqt, shifted_summed_cqt
+from shared_features.audio import decode_audio
 from trainer.labels import frame_labels, read_chop_times
+from trainer.seed.augment import MAX_SHIFT, extended_cqt, shifted_summed_cqt
+from trainer.seed.features import SEED_SPEC, feature_windows, record_features
+from trainer.sequences import assign_splits
 
 SHIFTS = tuple(s for s in range(-MAX_SHIFT, MAX_SHIFT + 1) if s != 0)
 
@@ -40,7 +41,7 @@ class RecordRows:
 
 def record_rows(wav_path: Path, labels_path: Path, augment: bool = True) -> RecordRows:
     """All rows of one record: every frame unshifted, plus pitch-shifted copies of the positive frames."""
-    spec = FEATURE_SPEC
+    spec = SEED_SPEC
     audio = decode_audio(wav_path, spec.sample_rate)
     windows, _ = record_features(audio.mono, spec)
     labels = frame_labels(read_chop_times(labels_path), windows.shape[0], spec.hop_length, spec.sample_rate)
@@ -54,24 +55,6 @@ def record_rows(wav_path: Path, labels_path: Path, augment: bool = True) -> Reco
             ys.append(np.ones(positives.size, dtype=np.uint8))
             shifts.append(np.full(positives.size, semitones, dtype=np.int8))
     return RecordRows(np.concatenate(xs), np.concatenate(ys), np.concatenate(shifts), audio.duration_s)
-
-
-def _bucket(name: str, seed: int) -> float:
-    return zlib.crc32(f"{seed}:{name}".encode()) / 0xFFFFFFFF
-
-
-def assign_splits(names: list[str], seed: int, val_fraction: float) -> dict[str, str]:
-    """'train' or 'val' for each record, fixed by its name and the seed (stable when records are added).
-
-    With two or more records each split gets at least one, so validation is never empty.
-    """
-    buckets = {name: _bucket(name, seed) for name in names}
-    splits = {name: "val" if bucket < val_fraction else "train" for name, bucket in buckets.items()}
-    if len(names) >= 2 and "val" not in splits.values():
-        splits[min(buckets, key=buckets.__getitem__)] = "val"
-    if len(names) >= 2 and "train" not in splits.values():
-        splits[max(buckets, key=buckets.__getitem__)] = "train"
-    return splits
 
 
 def corpus_records(corpus_dir: Path) -> list[tuple[Path, Path]]:
@@ -109,7 +92,7 @@ def build_dataset(
     started = time.perf_counter()
     index: dict = {
         "corpus_dir": str(corpus_dir),
-        "feature_spec": FEATURE_SPEC.to_dict(),
+        "feature_spec": SEED_SPEC.to_dict(),
         "shifts": list(SHIFTS),
         "seed": seed,
         "records": [],
@@ -175,7 +158,7 @@ def load_split(
             xs.append(shard["x"][keep])
             ys.append(shard["y"][keep])
             ids.append(shard["record"][keep])
-    width = FEATURE_SPEC.window_width
+    width = SEED_SPEC.window_width
     if not xs:
         return np.zeros((0, width), np.float32), np.zeros(0, np.uint8), np.zeros(0, np.int32)
     return np.concatenate(xs), np.concatenate(ys), np.concatenate(ids)

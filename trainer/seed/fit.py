@@ -1,4 +1,4 @@
-"""Training the chop classifier: a deep feed-forward binary network in TensorFlow/Keras."""
+"""The seed recipe's network: the original feed-forward MLP over spec-1 windows, one chop probability a frame."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from shared_features import FEATURE_SPEC
-from trainer.dataset import load_split
+from trainer.seed.dataset import load_split
+from trainer.seed.features import SEED_SPEC
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class FitConfig:
 def build_model(config: FitConfig):
     import keras
 
-    inputs = keras.Input(shape=(FEATURE_SPEC.window_width,), name="windows")
+    inputs = keras.Input(shape=(SEED_SPEC.window_width,), name="windows")
     hidden = inputs
     for units in config.hidden:
         hidden = keras.layers.Dense(units, activation="relu")(hidden)
