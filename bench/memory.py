@@ -86,9 +86,9 @@ def make_wide_flac(path: Path, seconds: float = 60.0, rate: int = 655_350, chann
 def _decode_and_slice(source: Path) -> None:
     """The decoder's share alone: the mono analysis copy, then eight slices cut from the source."""
     from service.engine.slices import slice_wav_bytes
-    from shared_features import decode_audio
+    from shared_features import FEATURE_SPEC, decode_audio
 
-    with decode_audio(source, RATE, max_duration_s=MAX_DURATION_S) as audio:
+    with decode_audio(source, FEATURE_SPEC.sample_rate, max_duration_s=MAX_DURATION_S) as audio:
         bounds = np.linspace(0, audio.frames, 9).astype(int)
         for start, stop in itertools.pairwise(bounds):
             slice_wav_bytes(audio, int(start), int(stop), audio.original_rate, audio.channels, 16)

@@ -117,9 +117,11 @@ def test_beat_labels_follow_a_drifting_tempo_map() -> None:
 
 @pytest.mark.parametrize(("style", "meter", "per_bar"), [("waltz", "3/4", 3), ("sixeight", "6/8", 2)])
 def test_three_four_and_six_eight_positions(style: str, meter: str, per_bar: int) -> None:
-    """Bar positions cycle with the meter and every downbeat of a plain groove bar carries the kick."""
+    """Bar positions cycle with the meter, and a groove that kicks on the one (and on no other beat) puts its kicks on
+    labelled downbeats: a drummer's extra kicks fall on off-beat eighths, fill kicks rarely on another beat."""
     base = STYLE_BY_NAME[style]
-    for seed in range(4):
+    checked = 0
+    for seed in range(8):
         song = build_song(
             np.random.default_rng(seed), replace(base, grooves=(base.grooves[0],)), 20.0, drums=True, band=True
         )
@@ -127,15 +129,20 @@ def test_three_four_and_six_eight_positions(style: str, meter: str, per_bar: int
         assert arr.meter == meter
         rows = beat_rows(arr, tmap, 20.0)
         positions = [pos for _, pos in rows]
-        first = positions[0]
-        assert positions == [(first - 1 + k) % per_bar + 1 for k in range(len(positions))]
-        kicks = np.sort(
+        assert positions == [(positions[0] - 1 + k) % per_bar + 1 for k in range(len(positions))]
+        kicks = np.array(
             [tmap.seconds(n.start) + n.shift_s for n in arr.notes if arr.tracks[n.track].is_drum and n.pitch == 36]
         )
-        downbeats = [t for t, pos in rows if pos == 1]
-        with_kick = [t for t in downbeats if kicks.size and np.min(np.abs(kicks - t)) < 0.005]
-        # Bars in a drumless section or a stop have no kick on the one; most bars do.
-        assert len(with_kick) >= 0.5 * len(downbeats)
+        kicks = kicks[(kicks >= 0.0) & (kicks < 20.0)]
+        if kicks.size < 4:
+            continue  # a drumless intro filled the window
+        downbeats = np.array([t for t, pos in rows if pos == 1])
+        others = np.array([t for t, pos in rows if pos != 1])
+        on_downbeat = sum(np.min(np.abs(downbeats - k)) < 0.005 for k in kicks)
+        on_other_beat = sum(np.min(np.abs(others - k)) < 0.005 for k in kicks)
+        assert on_downbeat >= 3 and on_downbeat >= 3 * on_other_beat, (seed, on_downbeat, on_other_beat)
+        checked += 1
+    assert checked >= 3
 
 
 def test_same_seed_is_byte_identical_across_worker_counts(corpus: Path, tmp_path: Path) -> None:

@@ -21,10 +21,79 @@ from service.engine import (
     write_slices,
     zip_bytes,
 )
-from service.engine.candidates import merge_close, pick_candidates, positive_runs, suppress_near
-from service.engine.diversify import pairwise_distances, select_diverse
 from service.engine.slices import FADE_S
-from tests.synth import SynthRecord
+from tests.synth import SynthRecord, beat_record
+
+
+def _f_measure(reference: np.ndarray, estimated: np.ndarray, window_s: float = 0.07) -> float:
+    """Beat F-measure (each estimate matches at most one reference within ``window_s``), as mir_eval counts it."""
+    if reference.size == 0 or estimated.size == 0:
+        return 0.0
+    used: set[int] = set()
+    hits = 0
+    for time in estimated:
+        distances = np.abs(reference - time)
+        for index in np.argsort(distances):
+            if distances[index] > window_s:
+                break
+            if int(index) not in used:
+                used.add(int(index))
+                hits += 1
+                break
+    precision, recall = hits / estimated.size, hits / reference.size
+    return 0.0 if hits == 0 else 2 * precision * recall / (precision + recall)
+
+
+class _ConstantModel:
+    """The network replaced by a constant: what the engine does without it."""
+
+    def __init__(self, model) -> None:
+        self.model_id = "constant"
+        self.model = model
+
+    def predict(self, model_input: np.ndarray):
+        from service.engine import Activations
+
+        flat = np.full(model_input.shape[0], 0.2, dtype=np.float32)
+        return Activations(beat=flat, downbeat=flat, chop=flat)
+
+
+@pytest.fixture(scope="module")
+def grooves() -> list[tuple[bytes, SynthRecord]]:
+    records = []
+    for bpm in (96.0, 110.0, 132.0):
+        record = beat_record(16.0, bpm=bpm, seed=int(bpm))
+        buffer = io.BytesIO()
+        sf.write(buffer, record.audio, record.sample_rate, format="WAV")
+        records.append((buffer.getvalue(), record))
+    return records
+
+
+def _grid_scores(chopper, grooves) -> tuple[list[float], list[float], list[float]]:
+    beat_f, downbeat_f, on_downbeat = [], [], []
+    for data, record in grooves:
+        result = chopper.chop(data, ChopParams()).result
+        beat_f.append(_f_measure(record.beats_s, result.beats_s))
+        downbeat_f.append(_f_measure(record.downbeats_s, result.downbeats_s))
+        starts = np.array([chop.start for chop in result.chops])
+        on_downbeat.append(float(np.mean(np.min(np.abs(starts[:, None] - record.downbeats_s), axis=1) <= 0.07)))
+    return beat_f, downbeat_f, on_downbeat
+
+
+def test_the_network_hears_beats_and_bars(chopper, grooves) -> None:
+    beat_f, downbeat_f, on_downbeat = _grid_scores(chopper, grooves)
+    assert min(beat_f) >= 0.9, beat_f
+    assert np.mean(downbeat_f) >= 0.6, downbeat_f
+    assert np.mean(on_downbeat) >= 0.6, on_downbeat
+
+
+def test_without_the_network_the_grid_falls_apart(chopper, grooves) -> None:
+    # The regression guard: the same engine with the network swapped for a constant must lose the beat.
+    from service.engine import Chopper
+
+    beat_f, _, on_downbeat = _grid_scores(Chopper(_ConstantModel(chopper.model)), grooves)
+    assert max(beat_f) < 0.6, beat_f
+    assert np.mean(on_downbeat) < 0.4, on_downbeat
 
 
 def test_chops_land_on_hits(chopper, beat_wav: Path, beat_synth: SynthRecord) -> None:
@@ -40,7 +109,10 @@ def test_result_document(chopper, beat_wav: Path) -> None:
     assert document["sample_rate"] == 44_100
     assert document["channels"] == 2
     assert document["model_id"] == chopper.model.model_id
-    assert document["feature_version"] == "1"
+    assert document["feature_version"] == "2"
+    assert document["tempo_bpm"] == pytest.approx(96.0, rel=0.04)
+    assert document["beats_per_bar"] == 4
+    assert len(document["grid"]["beats"]) >= 10 and set(document["grid"]["downbeats"]) <= set(document["grid"]["beats"])
     assert document["params"]["lambda"] == 0.5
     starts = [chop["start"] for chop in document["chops"]]
     assert starts == sorted(starts)
@@ -130,97 +202,3 @@ def test_duration_limit(beat_wav: Path) -> None:
 def test_bad_parameters(params: dict) -> None:
     with pytest.raises(InvalidParameters):
         ChopParams(**params)
-
-
-# --- the steps on their own ---------------------------------------------------------------------------------------
-
-
-def test_positive_runs_and_merging() -> None:
-    probabilities = np.array([0.1, 0.8, 0.9, 0.2, 0.75, 0.1, 0.95], dtype=np.float32)
-    assert positive_runs(probabilities, 0.7) == [(1, 2), (4, 4), (6, 6)]
-    np.testing.assert_array_equal(merge_close(np.array([2, 4, 6]), probabilities, merge_frames=3), [2, 6])
-    np.testing.assert_array_equal(suppress_near(np.array([2, 4, 10]), np.array([0.5, 0.9, 0.1]), 3), [4, 10])
-
-
-def test_candidates_fill_up_below_threshold_when_too_few_clear_it() -> None:
-    probabilities = np.zeros(400, dtype=np.float32)
-    probabilities[[50, 150, 250, 350]] = [0.9, 0.4, 0.3, 0.2]
-    onsets = np.zeros(400, dtype=np.float32)
-    common = dict(threshold=0.7, top_n=16, min_distance_frames=10, merge_frames=2, snap_radius_frames=0)
-    frames, scores = pick_candidates(probabilities, onsets, minimum=1, **common)
-    np.testing.assert_array_equal(frames, [50])
-    frames, scores = pick_candidates(probabilities, onsets, minimum=3, **common)
-    np.testing.assert_array_equal(frames, [50, 150, 250, 350])
-    assert np.all(np.diff(scores) <= 0)
-
-
-def test_candidates_snap_to_the_onset() -> None:
-    probabilities = np.zeros(100, dtype=np.float32)
-    probabilities[40] = 0.9
-    onsets = np.zeros(100, dtype=np.float32)
-    onsets[43] = 5.0
-    found, _ = pick_candidates(
-        probabilities,
-        onsets,
-        threshold=0.7,
-        top_n=4,
-        minimum=1,
-        min_distance_frames=5,
-        merge_frames=2,
-        snap_radius_frames=4,
-    )
-    np.testing.assert_array_equal(found, [43])
-
-
-def test_beats_in_the_bar_position_the_model_favours_rank_first() -> None:
-    # 16 beats 40 frames apart; the model is sure of beat positions 0 and fairly sure of 2 (half-bar changes).
-    beats = np.arange(16) * 40 + 20
-    probabilities = np.zeros(700, dtype=np.float32)
-    probabilities[beats[0::4]] = 0.9
-    probabilities[beats[2::4]] = 0.8
-    probabilities[beats[1::4]] = 0.05
-    onsets = np.zeros(700, dtype=np.float32)
-    onsets[beats] = 1.0
-    frames, scores = pick_candidates(
-        probabilities,
-        onsets,
-        threshold=0.7,
-        top_n=8,
-        minimum=4,
-        min_distance_frames=10,
-        merge_frames=2,
-        snap_radius_frames=3,
-        beat_frames=beats,
-    )
-    assert set(frames[:4]) == set(beats[0::4])
-    assert set(frames[4:8]) == set(beats[2::4])
-    assert scores[0] == pytest.approx(0.9)
-
-
-def _clustered(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    # Three clusters of material; the most probable candidates all come from cluster 0.
-    centres = np.eye(3) * 10.0
-    labels = np.array([0, 0, 0, 0, 1, 1, 2, 2])
-    vectors = centres[labels] + rng.normal(0.0, 0.1, (labels.size, 3))
-    probabilities = np.array([0.99, 0.98, 0.97, 0.96, 0.80, 0.79, 0.75, 0.74])
-    return vectors, probabilities
-
-
-def test_lambda_zero_takes_the_most_probable() -> None:
-    vectors, probabilities = _clustered(np.random.default_rng(0))
-    assert select_diverse(probabilities, vectors, 3, 0.0) == [0, 1, 2]
-
-
-def test_lambda_near_one_spreads_over_distinct_material() -> None:
-    vectors, probabilities = _clustered(np.random.default_rng(0))
-    chosen = select_diverse(probabilities, vectors, 3, 0.999)
-    assert chosen[0] == 0
-    assert {0: "a", 4: "b", 5: "b", 6: "c", 7: "c"}.get(chosen[1]) != {6: "c", 7: "c", 4: "b", 5: "b"}.get(chosen[2])
-    assert len({int(np.argmax(vectors[i])) for i in chosen}) == 3
-
-
-def test_identical_candidates_divide_by_nothing() -> None:
-    vectors = np.ones((5, 4))
-    assert np.all(pairwise_distances(vectors) == 0.0)
-    assert select_diverse(np.array([0.1, 0.5, 0.3, 0.2, 0.4]), vectors, 3, 0.999) == [1, 4, 2]
-    assert select_diverse(np.array([0.5]), vectors[:1], 3, 0.999) == [0]

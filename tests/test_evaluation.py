@@ -242,22 +242,29 @@ def test_gate_uses_only_the_report_split() -> None:
     assert not gate(results, "sys", {"p_downbeat": 0.75})[0]
 
 
-def test_engine_output_reads_the_grid_when_the_result_has_one() -> None:
+def test_engine_output_reads_the_chops_and_the_grid() -> None:
     chops = [SimpleNamespace(start=2.0), SimpleNamespace(start=1.0)]
-    today = engine_output(SimpleNamespace(chops=chops))
-    assert today.chops_s is not None and today.chops_s.tolist() == [1.0, 2.0]
-    assert today.beats_s is None and today.downbeats_s is None and today.tempo_bpm is None
-    later = engine_output(SimpleNamespace(chops=chops, grid_beats_s=[1.5, 1.0], grid_downbeats_s=[1.0], tempo_bpm=120))
-    assert later.beats_s is not None and later.beats_s.tolist() == [1.0, 1.5]
-    assert later.downbeats_s is not None and later.tempo_bpm == 120.0
+    result = SimpleNamespace(chops=chops, beats_s=np.array([1.5, 1.0]), downbeats_s=np.array([1.0]), tempo_bpm=120)
+    output = engine_output(result)
+    assert output.chops_s is not None and output.chops_s.tolist() == [1.0, 2.0]
+    assert output.beats_s is not None and output.beats_s.tolist() == [1.0, 1.5]
+    assert output.downbeats_s is not None and output.tempo_bpm == 120.0
+    silent = engine_output(SimpleNamespace(chops=chops, beats_s=np.zeros(0), downbeats_s=np.zeros(0), tempo_bpm=None))
+    assert silent.tempo_bpm is None
 
 
-def test_constant_network_keeps_the_mean_and_drops_the_shape() -> None:
-    inner = SimpleNamespace(model_id="m1", predict=lambda windows: windows[:, 0], card="card")
-    constant = ConstantNetwork(inner)
+def test_constant_network_keeps_each_head_mean_and_drops_the_shape() -> None:
+    from service.engine import Activations
+
+    def predict(model_input: np.ndarray) -> Activations:
+        column = model_input[:, 0]
+        return Activations(beat=column, downbeat=column * 2, chop=column * 0)
+
+    constant = ConstantNetwork(SimpleNamespace(model_id="m1", predict=predict))
     output = constant.predict(np.array([[0.0], [1.0], [0.5]], dtype=np.float32))
-    assert output.tolist() == [0.5, 0.5, 0.5]
-    assert constant.model_id == "m1+constant" and constant.card == "card"
+    assert output.beat.tolist() == [0.5, 0.5, 0.5] and output.downbeat.tolist() == [1.0, 1.0, 1.0]
+    assert output.chop.tolist() == [0.0, 0.0, 0.0]
+    assert constant.model_id == "m1+constant"
 
 
 def test_strongest_keeps_the_top_k_apart() -> None:

@@ -40,6 +40,9 @@ HAPROXY = shutil.which("haproxy") or next((p for p in ("/usr/sbin/haproxy",) if 
 BUCKET_URL = "s3://samplechop-test/results"
 REPLICA_HEADER = "x-samplechop-replica"
 START_TIMEOUT_S = 120.0
+# After a SIGKILL the kernel still completes connections to the dying process for a few ms; past this the port is
+# closed and HAProxy retries every refused connection on the other replica (and drops the victim within ~1 s).
+SETTLE_S = 0.5
 
 COMPOSE = REPO / "compose.yaml"
 needs_haproxy = pytest.mark.skipif(
@@ -202,38 +205,45 @@ def test_a_result_made_on_one_replica_is_served_by_the_other(stack: Stack, recor
 
 @needs_haproxy
 def test_a_replica_killed_during_load_loses_no_stored_result(stack: Stack, record: bytes) -> None:
-    """Three clients chop through the balancer (8 requests each); once 4 have been answered, replica-1 is
-    killed with SIGKILL. Every 200 must still be fetchable afterwards (from the survivor), and the survivor must
-    have taken the rest of the load."""
-    outcomes: list[tuple[float, int | str, dict | None, str | None]] = []
+    """Three clients chop through the balancer; once 4 requests have been answered, replica-1 is killed with
+    SIGKILL, and each client goes on until it has started 3 requests ``SETTLE_S`` after the kill (at most 20
+    each). Requests caught by the kill may fail (one per client at most: the body had gone to the victim, so
+    HAProxy cannot retry it); every 200 must still be fetchable (from the survivor), which takes all the rest."""
+    outcomes: list[tuple[float, int | str, dict | None, str | None]] = []  # (started, status, document, replica)
     lock = threading.Lock()
-    four_answered = threading.Event()
+    four_answered, killed = threading.Event(), threading.Event()
+    killed_at = [float("inf")]
 
     def client() -> None:
+        after_kill = 0
         with httpx.Client(timeout=60) as session:
-            for _ in range(8):
+            for _ in range(20):
+                if after_kill >= 3:
+                    break
+                started = time.monotonic()
+                after_kill += started > killed_at[0] + SETTLE_S
                 try:
                     answer = _chop(session, stack.balancer_url, record)
-                    outcome = (
-                        time.monotonic(),
-                        answer.status_code,
-                        answer.json() if answer.status_code == 200 else None,
-                        answer.headers.get(REPLICA_HEADER),
-                    )
+                    status = answer.status_code
+                    document = answer.json() if status == 200 else None
+                    outcome = (started, status, document, answer.headers.get(REPLICA_HEADER))
                 except httpx.TransportError as error:
-                    outcome = (time.monotonic(), type(error).__name__, None, None)
+                    outcome = (started, type(error).__name__, None, None)
                 with lock:
                     outcomes.append(outcome)
                     if sum(1 for o in outcomes if o[1] == 200) >= 4:
                         four_answered.set()
+                if not killed.is_set():
+                    killed.wait(timeout=0.05)  # let the others reach the kill too: all three keep loading it
 
     clients = [threading.Thread(target=client) for _ in range(3)]
     for thread in clients:
         thread.start()
     assert four_answered.wait(timeout=120), outcomes
     victim = stack.replicas["replica-1"]
+    killed_at[0] = time.monotonic()
     victim.kill()  # SIGKILL: no graceful shutdown, requests in flight there are cut
-    killed_at = time.monotonic()
+    killed.set()
     victim.wait(timeout=10)
     for thread in clients:
         thread.join(timeout=300)
@@ -241,11 +251,10 @@ def test_a_replica_killed_during_load_loses_no_stored_result(stack: Stack, recor
 
     answered = [o for o in outcomes if o[1] == 200]
     failed = [o for o in outcomes if o[1] != 200]
-    assert len(outcomes) == 24
     # Only requests in flight on the victim may fail (at most one per client); HAProxy retries refused connects.
     assert len(failed) <= 3, failed
-    after = [o for o in answered if o[0] > killed_at + 1.0]
-    assert after and all(o[3] == "replica-2" for o in after), after
+    after = [o for o in outcomes if o[0] > killed_at[0] + SETTLE_S]
+    assert len(after) >= 9 and all(o[1] == 200 and o[3] == "replica-2" for o in after), after
     with httpx.Client(timeout=60) as session:
         for _, _, document, _ in answered:
             assert document is not None
@@ -253,6 +262,7 @@ def test_a_replica_killed_during_load_loses_no_stored_result(stack: Stack, recor
             assert fetched.status_code == 200, (document["id"], fetched.text)
             assert fetched.headers[REPLICA_HEADER] == "replica-2"
             assert _zip_document(fetched.content)["id"] == document["id"]
+    assert {o[3] for o in answered if o[0] < killed_at[0]} == {"replica-1", "replica-2"}  # both served before
 
 
 def test_compose_runs_the_tested_wiring() -> None:

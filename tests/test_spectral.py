@@ -327,11 +327,6 @@ def test_spectral_module_imports_neither_librosa_nor_numba() -> None:
     assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="shared_features/__init__.py imports spec.py (spec 1), which imports librosa; the package import must "
-    "become lazy when the engine switches to spec 2 — then drop this marker",
-)
 def test_package_import_pulls_in_neither_librosa_nor_numba() -> None:
     result = _run_python(_IMPORT_CHECK.format(load="import shared_features.spectral as module"))
     assert result.returncode == 0, result.stderr

@@ -121,8 +121,9 @@ def pick_candidates(
     - every decoded downbeat (score (2 + chop)/3);
     - every peak of the chop activation at or above ``threshold`` that is not on a decoded beat — a phrase start
       or chord change the chop head hears off the bar line (score (1 + chop)/3);
-    - when fewer than ``minimum`` candidates remain after suppression: the other beats, then the record's
-      strongest onsets (score chop/3), so a producer who asks for eight chops gets eight.
+    - when fewer than ``minimum`` candidates remain after suppression: the best of the other beats, then of the
+      record's strongest onsets (score chop/3), just enough to reach ``minimum``, so a producer who asks for
+      eight chops gets eight.
 
     Each point is snapped to the strongest onset within ``snap_radius_frames`` so the chop starts on the attack;
     points closer than ``min_distance_s`` are suppressed, keeping the better; none starts so close to the end
@@ -148,7 +149,8 @@ def pick_candidates(
     strong = _strong_onsets(onset_envelope) / frame_rate_hz
     tiers += [(other_beats, BEAT_TIER), (strong, BEAT_TIER - 0.5)]
     filled = _tiered(tiers, chop_activation, onset_envelope, frame_rate_hz, duration_s, min_distance_s, radius)
-    return _top(filled, top_n)
+    # Fill up to ``minimum``, not to ``top_n``: a plain beat is a candidate only because too few better ones exist.
+    return _top(filled, min(top_n, max(main.times_s.size, minimum)))
 
 
 def _tiered(

@@ -27,7 +27,7 @@ from service.engine.params import ChopParams
 from service.engine.result import Chop, ChopResult
 from service.engine.slices import cut_points, slice_wav_bytes
 from shared_features import FEATURE_SPEC, AudioDecodeError, DecodedAudio, FrameFeatures, compute_features, decode_audio
-from shared_features.audio import AudioTooLong
+from shared_features.audio import DEFAULT_MAX_SAMPLES, AudioTooLong
 
 # A chop snaps to the strongest onset within this of its beat, so the pad starts on the attack (±1–2 frames).
 SNAP_RADIUS_S = 0.035
@@ -91,11 +91,13 @@ class Chopper:
         model: FrameModel,
         *,
         max_duration_s: float | None = None,
+        max_samples: int = DEFAULT_MAX_SAMPLES,
         bar_decoder: BarDecoder | None = None,
     ) -> None:
         self.model = model
         self.spec = FEATURE_SPEC
         self.max_duration_s = max_duration_s
+        self.max_samples = max_samples
         self.bar_decoder: BarDecoder = bar_decoder or default_bar_decoder
 
     def analyse(self, audio: DecodedAudio, clock: _StageClock | None = None) -> Analysis:
@@ -120,11 +122,11 @@ class Chopper:
         spec = self.spec
         with clock.stage("decode"):
             try:
-                audio = decode_audio(source, spec.sample_rate, max_duration_s=self.max_duration_s)
+                audio = decode_audio(
+                    source, spec.sample_rate, max_samples=self.max_samples, max_duration_s=self.max_duration_s
+                )
             except AudioTooLong as error:  # refused from the header, or once streaming passes the limit
                 raise RecordTooLong(str(error)) from error
-        if self.max_duration_s is not None and audio.duration_s > self.max_duration_s:
-            raise RecordTooLong(f"the record is {audio.duration_s:.1f} s long; the limit is {self.max_duration_s:g} s")
         if audio.mono.shape[0] < spec.hop_length:
             raise RecordTooShort(f"the record is {audio.duration_s * 1000:.1f} ms long: there is nothing to chop")
         if float(np.max(np.abs(audio.mono))) < SILENCE_PEAK:

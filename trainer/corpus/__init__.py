@@ -44,12 +44,17 @@ class _Job:
 def _instrument_names(tracks: list[Track], kit: Kit | None) -> list[str]:
     import pretty_midi
 
-    return [
-        f"drums: {kit.key if kit else '?'}"
-        if t.is_drum
-        else f"{t.name}: {pretty_midi.program_to_instrument_name(t.program)}" + (f" ({t.fx})" if t.fx else "")
-        for t in tracks
-    ]
+    names = []
+    for t in tracks:
+        if t.is_drum:
+            names.append(f"drums: {kit.key if kit else '?'}")
+        elif t.role == "vocal":
+            names.append(f"vocal: formant voice ({t.fx})")
+        else:
+            names.append(
+                f"{t.name}: {pretty_midi.program_to_instrument_name(t.program)}" + (f" ({t.fx})" if t.fx else "")
+            )
+    return names
 
 
 def _song_fades(audio: np.ndarray, sample_rate: int, rng: np.random.Generator) -> list[str]:

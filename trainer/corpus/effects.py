@@ -38,7 +38,7 @@ PROFILES: dict[str, dict[str, float]] = {
     "dusty": {"glue": 0.6, "saturate": 0.6, "loud": 0.4, "tape": 0.4, "vinyl": 0.6, "bandlimit": 0.5, "lossy": 0.25},
 }
 
-ROLE_LEVEL_DB = {"drums": 0.0, "bass": -1.0, "guitar": -3.0, "keys": -4.0, "pad": -10.0, "lead": -3.0}
+ROLE_LEVEL_DB = {"drums": 0.0, "bass": -1.0, "guitar": -3.0, "keys": -4.0, "pad": -10.0, "lead": -3.0, "vocal": 0.0}
 OGG_BLOCK = 32768  # frames per write: one long Vorbis write segfaults libsndfile 1.2.2
 
 
@@ -108,6 +108,15 @@ def _stem_chain(track: Track, rng: np.random.Generator, beat_s: float) -> tuple[
             delay = beat_s * float(rng.choice([0.75, 1.0, 0.5]))
             chain.append(pb.Delay(delay, _u(rng, 0.15, 0.4), _u(rng, 0.1, 0.3)))
             names.append(f"lead: tempo delay {delay * 1000:.0f} ms")
+    elif role == "vocal":
+        chain.append(pb.HighpassFilter(_u(rng, 80, 160)))
+        if rng.random() < 0.8:
+            chain.append(pb.Compressor(_u(rng, -26, -12), _u(rng, 3, 6), _u(rng, 2, 10), _u(rng, 60, 150)))
+            names.append("vocal: compressor")
+        if rng.random() < 0.25:
+            delay = beat_s * float(rng.choice([0.75, 1.0, 0.5]))
+            chain.append(pb.Delay(delay, _u(rng, 0.1, 0.35), _u(rng, 0.1, 0.25)))
+            names.append(f"vocal: tempo delay {delay * 1000:.0f} ms")
     elif role == "pad" and rng.random() < 0.5:
         chain.append(pb.LowpassFilter(_u(rng, 2500, 8000)))
     return chain, drive, names
@@ -138,7 +147,7 @@ def mix_stems(
         level_db = ROLE_LEVEL_DB.get(track.role, -4.0) + _u(rng, -3, 3)
         x *= np.float32(10 ** (level_db / 20))
         out += x
-        send_db = {"drums": -18.0, "bass": -40.0}.get(track.role, -10.0) + _u(rng, -6, 4)
+        send_db = {"drums": -18.0, "bass": -40.0, "vocal": -8.0}.get(track.role, -10.0) + _u(rng, -6, 4)
         send += x * np.float32(10 ** (send_db / 20))
         names += stem_names
     if rng.random() < 0.7:

@@ -17,6 +17,7 @@ from tinysoundfont import _tinysoundfont as tsf
 
 from trainer.corpus.arrangement import Track
 from trainer.corpus.kits import H2Hit, Kit, render_hydrogen
+from trainer.corpus.voice import Syllable, VoiceStyle, render_voice
 
 DRUM_CHANNEL = 9
 MAX_VOICES = 96
@@ -104,6 +105,21 @@ def _vibrato_events(
     return [(int(s), 2, 0, int(np.clip(v, 0, 16383))) for s, v in zip(samples, value, strict=True)]
 
 
+def _voice(
+    notes: list[SoundingNote], track: Track, n_samples: int, offset_s: float, sample_rate: int, rng: np.random.Generator
+) -> np.ndarray:
+    style = VoiceStyle(
+        female=track.fx.endswith("-f"),
+        rap=track.fx.startswith("rap"),
+        vibrato_hz=float(rng.uniform(4.8, 6.5)),
+        vibrato_cents=float(rng.uniform(15, 60)),
+        scoop_cents=float(rng.uniform(0, 120)),
+        breath=float(rng.uniform(0.02, 0.1)),
+    )
+    syllables = [Syllable(n.on_s, n.off_s, float(n.pitch), n.velocity) for n in notes]
+    return render_voice(syllables, n_samples, offset_s, sample_rate, style, rng)
+
+
 def render_stems(
     tracks: list[Track],
     notes: list[SoundingNote],
@@ -125,6 +141,9 @@ def render_stems(
     for i, track in enumerate(tracks):
         if track.is_drum and kit is None:
             raise ValueError("a drum track needs a kit")
+        if track.role == "vocal":
+            stems.append(_voice(by_track[i], track, n_samples, offset_s, sample_rate, rng))
+            continue
         if track.is_drum and kit.kind == "h2":
             hits = [H2Hit(round((n.on_s + offset_s) * sample_rate), n.pitch, n.velocity) for n in by_track[i]]
             stems.append(

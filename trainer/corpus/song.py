@@ -12,7 +12,7 @@ import numpy as np
 
 from trainer.corpus import harmony, tempo
 from trainer.corpus.arrangement import Arrangement, Bar, Track
-from trainer.corpus.grooves import GROOVES, METERS, DrumBar, Groove, play_bar, random_drummer
+from trainer.corpus.grooves import GROOVES, METERS, DrumBar, Groove, play_bar, random_drummer, step_time
 from trainer.corpus.styles import Style
 
 ENERGY = {"intro": 0.8, "verse": 0.85, "chorus": 1.0, "break": 0.75, "bridge": 0.9, "pickup": 0.9}
@@ -86,6 +86,11 @@ def _section_parts(rng: np.random.Generator, name: str, available: set[str], dru
     chosen = set(options[int(rng.integers(len(options)))])
     if not drums:
         chosen.discard("drums")
+    # The singer carries verses and choruses (an instrument solos in the gaps) and sometimes a bridge or a break.
+    if (name in ("verse", "chorus") and rng.random() < 0.9) or (name in ("bridge", "break") and rng.random() < 0.3):
+        chosen.add("vocal")
+        if rng.random() < 0.7:
+            chosen.discard("lead")
     chosen &= available
     if not chosen:
         chosen = {"drums"} if drums else ({"comp"} & available or available)
@@ -200,6 +205,8 @@ def build_song(
             available.add("pad")
         if rng.random() < style.lead_prob:
             available.add("lead")
+        if style.vocal and rng.random() < style.vocal_prob:
+            available.add("vocal")
     if not band and not drums:
         raise ValueError("a song needs drums or a band")
 
@@ -377,4 +384,68 @@ def _add_band(
                 i += 2
             else:
                 i += 1
+    if "vocal" in available:
+        _add_vocal(arr, rng, style, plans, meter, sub, chords, key, swing16, swing8, feel, tight, details)
     details["feel_ms"] = {k: round(v * 1000, 1) for k, v in feel.items()}
+
+
+def _add_vocal(
+    arr: Arrangement,
+    rng: np.random.Generator,
+    style: Style,
+    plans: list[BarPlan],
+    meter: str,
+    sub: int,
+    chords: list[harmony.Chord],
+    key: int,
+    swing16: float,
+    swing8: float,
+    feel: dict[str, float],
+    tight: float,
+    details: dict,
+) -> None:
+    """A sung line (phrases of two bars with pickups, legato, behind the beat) or rap (sixteenth syllables)."""
+    female = rng.random() < 0.5
+    rap = style.vocal == "rap"
+    track = arr.add_track(Track("vocal", 0, role="vocal", fx=("rap" if rap else "sung") + ("-f" if female else "-m")))
+    behind_s = float(rng.uniform(-0.005, 0.025))  # singers sit on or behind the beat
+    who = harmony.Player(behind_s, 0.012 * tight, int(rng.integers(85, 115)), swing16, swing8)
+    n_beats, _ = METERS[meter]
+    steps = n_beats * sub
+    details["vocal"] = arr.tracks[track].fx
+    if rap:
+        base = float(rng.uniform(50, 57) if female else rng.uniform(43, 50))
+        density = float(rng.uniform(0.5, 0.85))
+        for i, plan in enumerate(plans):
+            if "vocal" not in plan.parts or plan.section == "pickup":
+                continue
+            bar = plan.bar
+            # Breathe at the end of every other bar; the phrase's pitch falls towards its end.
+            last = steps - int(rng.integers(1, sub + 1)) if i % 2 == 1 else steps
+            for step in range(steps):
+                if step >= last or rng.random() > density:
+                    continue
+                q = step_time(bar, step, sub, swing16, swing8)
+                pitch = base + float(rng.normal(0, 1.2)) - 2.0 * (i % 2) - step / steps
+                strong = step % sub == 0
+                vel = who.velocity * (1.0 if strong else 0.8) + rng.normal(0, 6)
+                shift = behind_s + float(rng.normal(0, 0.01 * tight))
+                arr.add(track, q, bar.beat_length / sub * float(rng.uniform(0.6, 0.95)), round(pitch), int(vel), shift)
+        return
+    register = (57, 76) if female else (48, 67)
+    scale = style.scale_minor if chords and chords[0].quality in ("min", "m7", "m9", "m11", "5") else style.scale_major
+    density = float(rng.uniform(0.55, 0.9))
+    rhythm = harmony.phrase_rhythm(rng, 2, steps, sub, density)
+    i = 0
+    while i < len(plans):
+        plan = plans[i]
+        if "vocal" in plan.parts and plan.section != "pickup":
+            if plan.section_start and rng.random() < 0.5:
+                rhythm = harmony.phrase_rhythm(rng, 2, steps, sub, density)
+            phrase = [p.bar for p in plans[i : i + 2]]
+            harmony.add_lead_phrase(
+                arr, track, rng, phrase, chords, key, scale, sub, who, plan.energy, rhythm, register
+            )
+            i += 2
+        else:
+            i += 1

@@ -35,6 +35,8 @@ class Style:
     distortion: float = 0.0  # probability the comp guitar is distorted
     production: tuple[str, ...] = ("clean", "live")
     section_bars: tuple[int, ...] = (4, 8, 8)
+    vocal: str = "sung"  # "sung", "rap" or "" (instrumental style)
+    vocal_prob: float = 0.5
 
 
 GUITARS_CLEAN = (24, 25, 26, 27, 28)
@@ -64,6 +66,8 @@ STYLES: tuple[Style, ...] = (
         machine_prob=0.1,
         distortion=0.65,
         production=("loud", "live", "clean"),
+        vocal="sung",
+        vocal_prob=0.55,
     ),
     Style(
         "metal",
@@ -84,6 +88,8 @@ STYLES: tuple[Style, ...] = (
         machine_prob=0.3,
         distortion=1.0,
         production=("loud", "loud", "live"),
+        vocal="sung",
+        vocal_prob=0.3,
     ),
     Style(
         "punk",
@@ -104,6 +110,8 @@ STYLES: tuple[Style, ...] = (
         machine_prob=0.1,
         distortion=0.9,
         production=("loud", "live"),
+        vocal="sung",
+        vocal_prob=0.6,
     ),
     Style(
         "pop",
@@ -123,6 +131,8 @@ STYLES: tuple[Style, ...] = (
         drift=0.01,
         machine_prob=0.6,
         production=("loud", "clean"),
+        vocal="sung",
+        vocal_prob=0.7,
     ),
     Style(
         "disco",
@@ -142,6 +152,8 @@ STYLES: tuple[Style, ...] = (
         drift=0.01,
         machine_prob=0.4,
         production=("clean", "vintage", "loud"),
+        vocal="sung",
+        vocal_prob=0.5,
     ),
     Style(
         "house",
@@ -162,6 +174,8 @@ STYLES: tuple[Style, ...] = (
         drift=0.0,
         machine_prob=1.0,
         production=("clean", "loud"),
+        vocal="sung",
+        vocal_prob=0.2,
     ),
     Style(
         "funk",
@@ -182,6 +196,8 @@ STYLES: tuple[Style, ...] = (
         drift=0.02,
         machine_prob=0.1,
         production=("vintage", "live", "dusty"),
+        vocal="sung",
+        vocal_prob=0.4,
     ),
     Style(
         "soul",
@@ -204,6 +220,8 @@ STYLES: tuple[Style, ...] = (
         drift=0.025,
         machine_prob=0.05,
         production=("vintage", "dusty", "live"),
+        vocal="sung",
+        vocal_prob=0.6,
     ),
     Style(
         "boombap",
@@ -225,6 +243,8 @@ STYLES: tuple[Style, ...] = (
         drift=0.0,
         machine_prob=0.8,
         production=("dusty", "dusty", "vintage"),
+        vocal="rap",
+        vocal_prob=0.6,
     ),
     Style(
         "halftime",
@@ -244,6 +264,8 @@ STYLES: tuple[Style, ...] = (
         drift=0.0,
         machine_prob=1.0,
         production=("clean", "loud"),
+        vocal="rap",
+        vocal_prob=0.5,
     ),
     Style(
         "reggae",
@@ -266,6 +288,8 @@ STYLES: tuple[Style, ...] = (
         drift=0.02,
         machine_prob=0.2,
         production=("vintage", "dusty", "live"),
+        vocal="sung",
+        vocal_prob=0.5,
     ),
     Style(
         "country",
@@ -286,6 +310,8 @@ STYLES: tuple[Style, ...] = (
         drift=0.03,
         machine_prob=0.05,
         production=("live", "clean", "vintage"),
+        vocal="sung",
+        vocal_prob=0.6,
     ),
     Style(
         "blues",
@@ -309,6 +335,8 @@ STYLES: tuple[Style, ...] = (
         distortion=0.25,
         production=("vintage", "live", "dusty"),
         section_bars=(12,),
+        vocal="sung",
+        vocal_prob=0.5,
     ),
     Style(
         "jazz",
@@ -331,6 +359,8 @@ STYLES: tuple[Style, ...] = (
         drift=0.03,
         machine_prob=0.0,
         production=("vintage", "live"),
+        vocal="sung",
+        vocal_prob=0.2,
     ),
     Style(
         "waltz",
@@ -350,6 +380,8 @@ STYLES: tuple[Style, ...] = (
         drift=0.03,
         machine_prob=0.0,
         production=("live", "vintage", "clean"),
+        vocal="sung",
+        vocal_prob=0.25,
     ),
     Style(
         "sixeight",
@@ -369,6 +401,8 @@ STYLES: tuple[Style, ...] = (
         drift=0.035,
         machine_prob=0.0,
         production=("vintage", "live", "clean"),
+        vocal="sung",
+        vocal_prob=0.45,
     ),
     Style(
         "bossa",
@@ -389,6 +423,8 @@ STYLES: tuple[Style, ...] = (
         drift=0.02,
         machine_prob=0.1,
         production=("clean", "vintage"),
+        vocal="sung",
+        vocal_prob=0.4,
     ),
     Style(
         "dnb",
@@ -408,6 +444,8 @@ STYLES: tuple[Style, ...] = (
         drift=0.0,
         machine_prob=1.0,
         production=("clean", "loud"),
+        vocal="rap",
+        vocal_prob=0.2,
     ),
     Style(
         "hardcore",
@@ -427,6 +465,8 @@ STYLES: tuple[Style, ...] = (
         drift=0.0,
         machine_prob=1.0,
         production=("loud", "clean"),
+        vocal="",
+        vocal_prob=0.0,
     ),
 )
 
