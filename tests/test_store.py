@@ -75,7 +75,7 @@ def test_rendered_zip_holds_exactly_the_engines_slices(chopped) -> None:
 def test_a_json_request_stores_far_less_than_its_zip(chopped) -> None:
     slices, document, engine_zip = chopped
     packed = pack_result([*slices, ("chops.json", document.encode())], created=0.0)
-    # FLAC of a drum-and-chord record: measured 22 % of the zip; real music 34-39 % (service/api/results.py)
+    # FLAC of a drum-and-chord record: measured 21 % of the zip; real music 33 % (docs/service.md)
     assert len(packed) < 0.5 * len(engine_zip), (len(packed), len(engine_zip))
 
 

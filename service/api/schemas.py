@@ -73,6 +73,7 @@ class ChopOut(BaseModel):
     probability: float = Field(description="the model's chop probability around this point, 0…1")
     score: float = Field(description="the probability weighted by the point's place in the bar; ranks candidates")
     rank: int = Field(description="the order diversification chose it in (1 = first)")
+    downbeat: bool = Field(False, description="whether the chop starts on a bar line of the decoded grid")
     file: str = Field(description="the slice's name in the zip")
 
 
@@ -139,6 +140,7 @@ CHOP_DOCUMENT_EXAMPLE: dict[str, Any] = {
             "probability": 0.981,
             "score": 0.981,
             "rank": 1,
+            "downbeat": True,
             "file": "chop_01.wav",
         },
         {
@@ -148,6 +150,7 @@ CHOP_DOCUMENT_EXAMPLE: dict[str, Any] = {
             "probability": 0.944,
             "score": 0.944,
             "rank": 3,
+            "downbeat": False,
             "file": "chop_02.wav",
         },
         {
@@ -157,6 +160,7 @@ CHOP_DOCUMENT_EXAMPLE: dict[str, Any] = {
             "probability": 0.962,
             "score": 0.962,
             "rank": 2,
+            "downbeat": False,
             "file": "chop_03.wav",
         },
         {
@@ -166,6 +170,7 @@ CHOP_DOCUMENT_EXAMPLE: dict[str, Any] = {
             "probability": 0.873,
             "score": 0.873,
             "rank": 4,
+            "downbeat": True,
             "file": "chop_04.wav",
         },
     ],

@@ -204,7 +204,7 @@ COMP_TEMPLATES: dict[str, dict[tuple[str, int], tuple[str, ...]]] = {
         ("12/8", 3): ("D.UD.UD.UD.U",),
     },
     "strum16": {("4/4", 4): ("D.UD.UD.UD.UD.U.", "D.U.mUD.mUD.U.mU")},
-    "skank": {("4/4", 4): ("C...m...C...m...", "m...C.......C...")},
+    "skank": {("4/4", 4): ("m...C...m...C...", "....C.......C...")},
     "offbeat": {("4/4", 4): ("C.C...C...C...C.", "m.C...C...C...C.")},
     "power": {("4/4", 4): ("P.P.P.P.P.P.P.P.", "P...............", "P.......P.P.P.P.", "PPPPPPPPPPPPPPPP")},
     "chicks": {("4/4", 4): ("C.mCm.m.mCm.m.m.", "C.m.m.mCm.m.mCm.")},

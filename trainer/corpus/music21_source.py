@@ -6,6 +6,7 @@ are listed; see trainer/CORPUS.md for what was excluded and why (e.g. essenFolks
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -196,6 +197,7 @@ def _assemble(
         if loop > 0:
             arr.phrase_starts.append(shift)
         loop += 1
+    arr.bars = _drop_crowded_beats(arr.bars, beat_len)
     base = rng.integers(70, 105, size=n_parts)
     noise = rng.integers(-8, 9, size=len(arr.notes))
     # Players are not quantised: a few ms of spread per note (chords roll slightly), more for looser players.
@@ -206,6 +208,20 @@ def _assemble(
         for n, d, j in zip(arr.notes, noise, jitter, strict=True)
     ]
     return arr
+
+
+def _drop_crowded_beats(bars: list[Bar], beat_len: float) -> list[Bar]:
+    """Where a piece loops, an incomplete last measure meets the restart: a beat less than half a beat before the
+    next one is not a beat anyone would tap, so it is dropped (a bar left without beats goes with it)."""
+    beats = sorted(t for bar in bars for t in bar.beats)
+    crowded = {a for a, b in itertools.pairwise(beats) if b - a < 0.5 * beat_len}
+    out = []
+    for bar in bars:
+        kept = [(i, t) for i, t in enumerate(bar.beats) if t not in crowded]
+        if kept:
+            first = bar.first_beat + kept[0][0]
+            out.append(Bar(bar.start, bar.beat_length, tuple(t for _, t in kept), first, bar.meter))
+    return out
 
 
 def _pick_programs(rng: np.random.Generator, n_parts: int) -> list[int]:

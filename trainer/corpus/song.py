@@ -192,7 +192,11 @@ def build_song(
 
     from_start = rng.random() < 0.35
     lead_in = float(rng.uniform(0.05, 1.5)) if from_start and rng.random() < 0.6 else 0.0
-    pickup_beats = int(rng.integers(1, n_beats)) if from_start and n_beats > 1 and rng.random() < 0.35 else 0
+    loop_bars = int(rng.choice([1, 2, 4])) if not band and rng.random() < loop_prob else 0
+    # A sampled loop starts on its downbeat: no pickup.
+    pickup_beats = (
+        int(rng.integers(1, n_beats)) if from_start and n_beats > 1 and not loop_bars and rng.random() < 0.35 else 0
+    )
     dur_q = (duration_s - lead_in) * qpm / 60.0 * (1.0 + 2 * drift_amp) + bar_q
     offset_bars = 0 if from_start else int(rng.integers(1, 9))
     n_song_bars = (1 if pickup_beats else 0) + offset_bars + math.ceil(dur_q / bar_q) + 1
@@ -218,7 +222,6 @@ def build_song(
         drummer = type(drummer)(**{**drummer.__dict__, "double_kick": True})
 
     first = 1 if pickup_beats else 0
-    loop_bars = int(rng.choice([1, 2, 4])) if not band and rng.random() < loop_prob else 0
     if loop_bars:
         sections = [("verse", n_song_bars)]
         drift_amp = 0.0  # a sampled loop repeats at one tempo
@@ -385,7 +388,7 @@ def _add_band(
             else:
                 i += 1
     if "vocal" in available:
-        _add_vocal(arr, rng, style, plans, meter, sub, chords, key, swing16, swing8, feel, tight, details)
+        _add_vocal(arr, rng, style, plans, meter, sub, chords, key, swing16, swing8, tight, details)
     details["feel_ms"] = {k: round(v * 1000, 1) for k, v in feel.items()}
 
 
@@ -400,7 +403,6 @@ def _add_vocal(
     key: int,
     swing16: float,
     swing8: float,
-    feel: dict[str, float],
     tight: float,
     details: dict,
 ) -> None:
