@@ -28,15 +28,20 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+# What the weights depend on: a change here (uncommitted) marks the commit ``+dirty`` in the card.
+WEIGHT_SOURCES = ("trainer", "shared_features", "pyproject.toml")
+
+
 def source_commit() -> str | None:
-    """The git commit the trainer ran from (None outside a checkout); a dirty tree is marked ``+dirty``."""
+    """The git commit the trainer ran from (None outside a checkout), ``+dirty`` when the code the weights depend
+    on (:data:`WEIGHT_SOURCES`) has uncommitted changes."""
     root = Path(__file__).resolve().parent.parent
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True, timeout=10
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", *WEIGHT_SOURCES],
             cwd=root,
             capture_output=True,
             text=True,

@@ -63,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_corpus_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--records", type=int, default=400, help="records to render (400)")
+    parser.add_argument("--records", type=int, default=500, help="records to render (500)")
     parser.add_argument("--seed", type=int, default=0, help="the corpus and the weights are a function of this (0)")
     parser.add_argument("--min-duration", type=float, default=20.0, help="shortest record, seconds (20)")
     parser.add_argument("--max-duration", type=float, default=40.0, help="longest record, seconds (40)")
@@ -77,7 +77,13 @@ def _corpus(out: Path, records: int, seed: int, min_s: float, max_s: float, work
     from trainer.corpus import render_corpus
 
     started = time.perf_counter()
-    paths = render_corpus(out, records, seed, min_duration_s=min_s, max_duration_s=max_s, workers=workers)
+    from shared_features import FEATURE_SPEC
+
+    # Rendered straight at the analysis rate: the features read 22.05 kHz mono, so no resampling at build time.
+    rate = FEATURE_SPEC.sample_rate
+    paths = render_corpus(
+        out, records, seed, min_duration_s=min_s, max_duration_s=max_s, workers=workers, sample_rate=rate
+    )
     return {"records": len(paths), "seed": seed, "wall_s": round(time.perf_counter() - started, 1), "dir": str(out)}
 
 
@@ -97,7 +103,9 @@ def _data_summary(dataset: Path) -> dict[str, Any]:
         corpus_note = {
             "kinds": dict(sorted(Counter(record["kind"] for record in records).items())),
             "meters": dict(sorted(Counter(str(record.get("meter")) for record in records).items())),
-            "licences": sorted({record["licence"] for record in records}),
+            "licences": sorted(
+                {licence for record in records for licence in record.get("licences", [record["licence"]])}
+            ),
             "soundfonts": sorted({str(record["soundfont"]) for record in records}),
         }
     return {
@@ -107,7 +115,14 @@ def _data_summary(dataset: Path) -> dict[str, Any]:
         "val_records": sum(r["split"] == "val" for r in index["records"]),
         "audio_s": index["build"]["audio_s"],
         **corpus_note,
+        "sources": _sources(Path(index.get("corpus_dir", ""))),
     }
+
+
+def _sources(corpus_dir: Path) -> Any:
+    """The corpus's sources with their Debian package versions and licences (the renderer's sources.json)."""
+    path = corpus_dir / "sources.json"
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 def _export(keras_path: Path, dataset: Path, onnx_path: Path, *, recipe: dict[str, Any], extra: dict[str, Any]):

@@ -35,7 +35,7 @@ class NetworkConfig:
     learning_rate: float = 2e-3
     crop_frames: int = 1024  # 20.5 s at 50 frames/s: a few bars at the slowest tempo, whole records mostly
     batch_crops: int = 8
-    epochs: int = 30
+    epochs: int = 40
     patience: int = 5
     # Beats are ~1 frame in 25 at 120 BPM, downbeats 1 in 100: weighting positives keeps the heads from
     # collapsing to "never" (weights near the inverse frequencies, softened so probabilities stay usable).

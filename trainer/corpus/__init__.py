@@ -97,7 +97,7 @@ def render_record(job: _Job) -> dict:
     stems = render_stems(arr.tracks, notes, n_total, PREROLL_S, sr, recipe.gm.path, recipe.kit, rng, recipe.vibrato)
     beat_s = 60.0 / recipe.tempo_bpm
     mixed, stem_fx = mix_stems(stems, arr.tracks, rng, sr, beat_s)
-    audio, master_fx = master(mixed, sr, rng, recipe.profile)
+    audio, master_fx = master(mixed, sr, rng, recipe.profile, level_from=pre)
     audio = audio[pre:]
     master_fx += _song_fades(audio, sr, rng)
     fade = int(FADE_OUT_S * sr)

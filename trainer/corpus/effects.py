@@ -57,12 +57,19 @@ def _u(rng: np.random.Generator, lo: float, hi: float) -> float:
     return float(rng.uniform(lo, hi))
 
 
+def _cut(hz: float, sample_rate: int) -> float:
+    """A filter corner below Nyquist (a corner above it makes the biquad unstable at low sample rates)."""
+    return min(hz, 0.45 * sample_rate)
+
+
 def _saturate(x: np.ndarray, drive_db: float) -> np.ndarray:
     """tanh waveshaping (what pedalboard's Distortion does), in numpy: 10x cheaper on long mono signals."""
     return np.tanh(x * np.float32(10 ** (drive_db / 20))).astype(np.float32)
 
 
-def _stem_chain(track: Track, rng: np.random.Generator, beat_s: float) -> tuple[list[pb.Plugin], float, list[str]]:
+def _stem_chain(
+    track: Track, rng: np.random.Generator, beat_s: float, sample_rate: int
+) -> tuple[list[pb.Plugin], float, list[str]]:
     """(plugins, pre-chain saturation drive in dB or 0, names)."""
     chain: list[pb.Plugin] = []
     names: list[str] = []
@@ -70,7 +77,10 @@ def _stem_chain(track: Track, rng: np.random.Generator, beat_s: float) -> tuple[
     role = track.role
     if track.fx == "distortion":
         drive = _u(rng, 16, 36)
-        chain += [pb.LowpassFilter(_u(rng, 3500, 7000)), pb.PeakFilter(_u(rng, 700, 2200), _u(rng, -5, 5), 0.9)]
+        chain += [
+            pb.LowpassFilter(_cut(_u(rng, 3500, 7000), sample_rate)),
+            pb.PeakFilter(_u(rng, 700, 2200), _u(rng, -5, 5), 0.9),
+        ]
         names.append(f"{track.name}: amp distortion {drive:.0f} dB + cabinet filter")
     if role == "drums":
         if rng.random() < 0.3:
@@ -83,7 +93,7 @@ def _stem_chain(track: Track, rng: np.random.Generator, beat_s: float) -> tuple[
         if rng.random() < 0.4:
             chain += [
                 pb.LowShelfFilter(_u(rng, 60, 140), _u(rng, 0, 6)),
-                pb.HighShelfFilter(_u(rng, 5000, 10000), _u(rng, -6, 4)),
+                pb.HighShelfFilter(_cut(_u(rng, 5000, 10000), sample_rate), _u(rng, -6, 4)),
             ]
             names.append("drums: shelving EQ")
     elif role == "bass":
@@ -92,7 +102,7 @@ def _stem_chain(track: Track, rng: np.random.Generator, beat_s: float) -> tuple[
             names.append("bass: compressor")
         if rng.random() < 0.5:
             hz = _u(rng, 1200, 6000)
-            chain.append(pb.LowpassFilter(hz))
+            chain.append(pb.LowpassFilter(_cut(hz, sample_rate)))
             names.append(f"bass: lowpass {hz:.0f} Hz")
     elif role in ("keys", "guitar") and track.fx != "distortion":
         if rng.random() < 0.2:
@@ -118,7 +128,7 @@ def _stem_chain(track: Track, rng: np.random.Generator, beat_s: float) -> tuple[
             chain.append(pb.Delay(delay, _u(rng, 0.1, 0.35), _u(rng, 0.1, 0.25)))
             names.append(f"vocal: tempo delay {delay * 1000:.0f} ms")
     elif role == "pad" and rng.random() < 0.5:
-        chain.append(pb.LowpassFilter(_u(rng, 2500, 8000)))
+        chain.append(pb.LowpassFilter(_cut(_u(rng, 2500, 8000), sample_rate)))
     return chain, drive, names
 
 
@@ -134,7 +144,7 @@ def mix_stems(
         rms = _active_rms(stem, sample_rate)
         if rms <= 0:
             continue
-        chain, drive, stem_names = _stem_chain(track, rng, beat_s)
+        chain, drive, stem_names = _stem_chain(track, rng, beat_s, sample_rate)
         x = stem * np.float32(0.1 / rms)  # same level into every processor: a drive means the same on every record
         if drive:
             if track.fx == "distortion":
@@ -205,8 +215,11 @@ def lossy(x: np.ndarray, sample_rate: int, rng: np.random.Generator) -> tuple[np
     return y.astype(np.float32), f"vorbis level {level:.2f}"
 
 
-def master(audio: np.ndarray, sample_rate: int, rng: np.random.Generator, profile: str) -> tuple[np.ndarray, list[str]]:
-    """audio: (n,) float32. Returns (n,) float32 in [-1, 1] and the stage names."""
+def master(
+    audio: np.ndarray, sample_rate: int, rng: np.random.Generator, profile: str, level_from: int = 0
+) -> tuple[np.ndarray, list[str]]:
+    """audio: (n,) float32. Returns (n,) float32 in [-1, 1] and the stage names. The final peak level is set on
+    ``audio[level_from:]`` (the record, not its pre-roll)."""
     p = PROFILES[profile]
     names: list[str] = [f"profile {profile}"]
     x = audio.astype(np.float32)
@@ -217,7 +230,7 @@ def master(audio: np.ndarray, sample_rate: int, rng: np.random.Generator, profil
     if rng.random() < 0.6:
         chain += [
             pb.LowShelfFilter(_u(rng, 60, 200), _u(rng, -4, 5)),
-            pb.HighShelfFilter(_u(rng, 3000, 10000), _u(rng, -8, 4)),
+            pb.HighShelfFilter(_cut(_u(rng, 3000, 10000), sample_rate), _u(rng, -8, 4)),
         ]
         names.append("master EQ")
     if rng.random() < 0.5:
@@ -248,18 +261,19 @@ def master(audio: np.ndarray, sample_rate: int, rng: np.random.Generator, profil
         names.append(f"vinyl hiss {hiss_db:.0f} dB crackle {crackle:.0f}/s")
     if rng.random() < p["bandlimit"]:
         rate = 22050 if rng.random() < 0.75 else 11025
-        x = soxr.resample(soxr.resample(x, sample_rate, rate), rate, sample_rate)[: x.shape[0]].astype(np.float32)
-        names.append(f"band-limited via {rate} Hz")
+        if rate < sample_rate:
+            x = soxr.resample(soxr.resample(x, sample_rate, rate), rate, sample_rate)[: x.shape[0]].astype(np.float32)
+            names.append(f"band-limited via {rate} Hz")
     elif rng.random() < 0.3:
         hz = _u(rng, 3000, 12000)
-        x = pb.LowpassFilter(hz)(x[None, :], sample_rate)[0]
-        names.append(f"lowpass {hz:.0f} Hz")
+        x = pb.LowpassFilter(_cut(hz, sample_rate))(x[None, :], sample_rate)[0]
+        names.append(f"lowpass {_cut(hz, sample_rate):.0f} Hz")
     if rng.random() < p["lossy"]:
         peak = float(np.abs(x).max())
         x = x * np.float32(0.9 / peak) if peak > 0 else x
         x, name = lossy(x, sample_rate, rng)
         names.append(name)
-    peak = float(np.abs(x).max()) if x.size else 0.0
+    peak = float(np.abs(x[level_from:]).max()) if x.size > level_from else 0.0
     target_db = _u(rng, -12, -0.3)
     if peak > 0:
         x = x * np.float32(10 ** (target_db / 20) / peak)
