@@ -63,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_corpus_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--records", type=int, default=500, help="records to render (500)")
+    parser.add_argument("--records", type=int, default=1200, help="records to render (1200)")
     parser.add_argument("--seed", type=int, default=0, help="the corpus and the weights are a function of this (0)")
     parser.add_argument("--min-duration", type=float, default=20.0, help="shortest record, seconds (20)")
     parser.add_argument("--max-duration", type=float, default=40.0, help="longest record, seconds (40)")
