@@ -57,7 +57,7 @@ SINGLE_THREAD_MACS = 4 * 65_536
 
 
 def _midi_to_hz(midi: float) -> float:
-    return 440.0 * 2.0 ** ((midi - 69.0) / 12.0)
+    return float(440.0 * 2.0 ** ((midi - 69.0) / 12.0))
 
 
 @dataclass(frozen=True)
@@ -209,7 +209,8 @@ def band_frequencies_hz(spec: SpectralSpec = SPECTRAL_SPEC) -> np.ndarray:
     """Centre frequency (Hz) of each filterbank band: the FFT bin where its triangle peaks, (n_bands,)."""
     weights = _filterbank(spec)
     bin_hz = spec.sample_rate / spec.n_fft
-    return (np.argmax(weights, axis=0) * bin_hz).astype(np.float64)
+    centres: np.ndarray = (np.argmax(weights, axis=0) * bin_hz).astype(np.float64)
+    return centres
 
 
 def filterbank_matrix(spec: SpectralSpec = SPECTRAL_SPEC) -> np.ndarray:
@@ -485,7 +486,8 @@ def _kaiser_lowpass(rate_hz: float, pass_hz: float, stop_hz: float, attenuation_
     cutoff = (pass_hz + stop_hz) / 2 / rate_hz
     offsets = np.arange(n_taps) - (n_taps - 1) / 2
     taps = 2 * cutoff * np.sinc(2 * cutoff * offsets) * np.kaiser(n_taps, beta)
-    return (taps / taps.sum()).astype(np.float32)
+    normalised: np.ndarray = (taps / taps.sum()).astype(np.float32)
+    return normalised
 
 
 def _frequency_response(taps: np.ndarray, freqs_hz: np.ndarray, rate_hz: float) -> np.ndarray:

@@ -150,3 +150,31 @@ def test_train_cli_reports_bad_input(tmp_path: Path, capsys: pytest.CaptureFixtu
 
     assert main(["build", "--corpus", str(tmp_path / "nothing"), "--out", str(tmp_path / "ds")]) == 2
     assert "no NAME.wav" in capsys.readouterr().err
+
+
+def test_the_whole_chain_on_a_tiny_rendered_corpus(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("tinysoundfont", reason="the renderer is not installed")
+    from trainer.cli import main
+    from trainer.corpus.sources import missing_sources
+
+    if missing_sources():  # scripts/setup --dev installs them; a bare pip install does not
+        pytest.skip(f"soundfonts/kits missing: {[source.package for source in missing_sources()]}")
+    out = tmp_path / "run"
+    arguments = ["all", "--out", str(out), "--records", "6", "--seed", "5", "--epochs", "1"]
+    assert main([*arguments, "--min-duration", "6", "--max-duration", "8"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    card = json.loads((out / "model.card.json").read_text())
+    assert report["model_id"] == card["model_id"]
+    assert card["recipe"] == {
+        "command": "all",
+        "records": 6,
+        "seed": 5,
+        "min_duration_s": 6.0,
+        "max_duration_s": 8.0,
+        "epochs": 1,
+    }
+    assert card["data"]["records"] == 6 and card["data"]["seed"] == 5
+    assert sum(card["data"]["kinds"].values()) == 6
+    assert card["data"]["licences"] and not any("non-commercial" in lic.lower() for lic in card["data"]["licences"])
+    assert set(report["timings_s"]) >= {"corpus_s", "build_s", "fit_s"}
+    assert len(list((out / "corpus").glob("*.beats"))) == 6

@@ -74,7 +74,8 @@ class BarGrid:
     @property
     def downbeats_s(self) -> np.ndarray:
         """Seconds of the beats at position 1."""
-        return self.beats_s[self.positions == 1]
+        downbeats: np.ndarray = self.beats_s[self.positions == 1]
+        return downbeats
 
     @classmethod
     def empty(cls) -> BarGrid:
@@ -94,7 +95,11 @@ class _Layout:
 
 
 def _layout(meters: Sequence[int]) -> _Layout:
-    meter_list, numbers, previous, downbeats, last_beats = [], [], [], [], []
+    meter_list: list[int] = []
+    numbers: list[int] = []
+    previous: list[int] = []
+    downbeats: list[int] = []
+    last_beats: list[int] = []
     for meter in meters:
         start = len(meter_list)
         downbeats.append(start)
@@ -172,7 +177,8 @@ def _log_odds_observations(beat: np.ndarray, downbeat: np.ndarray, layout: _Layo
     log_down = np.log(np.clip(downbeat, floor, 1.0)) - log_none + bias
     log_other = np.log(np.clip(any_beat - downbeat, floor, 1.0)) - log_none + bias
     is_downbeat = layout.beat_numbers == 1
-    return np.where(is_downbeat[None, :], log_down[:, None], log_other[:, None]).astype(np.float32)
+    scores: np.ndarray = np.where(is_downbeat[None, :], log_down[:, None], log_other[:, None]).astype(np.float32)
+    return scores
 
 
 def _tempo_log_prior(bpm: np.ndarray, prior_bpm: tuple[float, float], per_octave: float) -> np.ndarray:
@@ -199,7 +205,8 @@ def _refine(frames: np.ndarray, activation: np.ndarray) -> np.ndarray:
     is_peak = (curvature < 0.0) & (inner == peaks)
     offset = np.zeros(frames.size)
     offset[is_peak] = np.clip(0.5 * (left - right)[is_peak] / curvature[is_peak], -0.5, 0.5)
-    return np.clip(peaks + offset, frames - 1.0, frames + 1.0)
+    refined: np.ndarray = np.clip(peaks + offset, frames - 1.0, frames + 1.0)
+    return refined
 
 
 def decode_bars(
@@ -450,15 +457,18 @@ def _backtrace(
 
     def beat_scores(frame: int, position: int) -> np.ndarray:
         """Score of a beat at ``frame`` and ``position`` for each incoming interval (as in the forward pass)."""
-        return stored[frame + max_interval - intervals, tempo_index, sources[position]] + observations[frame, position]
+        scores: np.ndarray = (
+            stored[frame + max_interval - intervals, tempo_index, sources[position]] + observations[frame, position]
+        )
+        return scores
 
     # The last beat: one whose next beat, at the same interval, would fall after the end.
     tail = np.arange(max(0, frames - max_interval), frames)
     rows = tail[:, None, None] + max_interval - intervals[None, :, None]
     tail_scores = stored[rows, tempo_index[None, :, None], sources[None, None, :]] + observations[tail][:, None, :]
     tail_scores[~(tail[:, None] + intervals[None, :] >= frames)] = -np.inf
-    tail_frame, tempo, position = np.unravel_index(int(np.argmax(tail_scores)), tail_scores.shape)
-    frame, tempo, position = int(tail[tail_frame]), int(tempo), int(position)
+    best_tail = np.unravel_index(int(np.argmax(tail_scores)), tail_scores.shape)
+    frame, tempo, position = int(tail[best_tail[0]]), int(best_tail[1]), int(best_tail[2])
 
     beat_frames, beat_positions = [], []
     while True:

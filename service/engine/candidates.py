@@ -189,4 +189,5 @@ def _strong_onsets(onset_envelope: np.ndarray) -> np.ndarray:
     if onset_envelope.size == 0:
         return np.zeros(0, dtype=np.int64)
     peaks = local_peaks(onset_envelope)
-    return peaks[onset_envelope[peaks] > onset_envelope.mean() + onset_envelope.std()]
+    strong: np.ndarray = peaks[onset_envelope[peaks] > onset_envelope.mean() + onset_envelope.std()]
+    return strong

@@ -11,7 +11,8 @@ def pairwise_distances(vectors: np.ndarray) -> np.ndarray:
     distances = np.sqrt(np.maximum(squared[:, None] + squared[None, :] - 2.0 * vectors @ vectors.T, 0.0))
     np.fill_diagonal(distances, 0.0)
     largest = float(distances.max()) if distances.size else 0.0
-    return distances / largest if largest > 0.0 else distances
+    scaled: np.ndarray = distances / largest if largest > 0.0 else distances
+    return scaled
 
 
 def select_diverse(scores: np.ndarray, vectors: np.ndarray, count: int, diversity: float) -> list[int]:

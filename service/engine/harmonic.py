@@ -48,4 +48,5 @@ def harmonic_vectors(
     percussive = median_filter(local, size=(1, 1, kernel_frames), mode="reflect")
     kept = local * softmask(harmonic, percussive)
     vectors = kept[:, margin : margin + window_frames].mean(axis=1).astype(np.float32)
-    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    unit: np.ndarray = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    return unit

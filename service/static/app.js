@@ -1,558 +1,1151 @@
-/* sampleChop web page: upload a record to POST /chop, draw its waveform with the chops, audition them like pads.
+/* sampleChop web page: upload a record to POST /chop, show its chops over the waveform with the beat grid, edit
+ * them by hand, play them on pads like a sampler, take the kit away.
  *
- * No libraries: the record is decoded and played in the browser with WebAudio; the waveform is a canvas.
- * document.body.dataset.state is idle | uploading | chopping | ready | error;
- * document.body.dataset.playing is the chop index being played ("all" for the whole record), absent when silent.
+ * Why no waveform library (wavesurfer.js 8.0.1, BSD-3, was the candidate; its regions, timeline, minimap and zoom
+ * plugins cover part of this page): the service sends a strict Content-Security-Policy (style-src 'self', media-src
+ * 'self', no inline anything). wavesurfer renders into a shadow root with an injected <style> element, which needs
+ * 'unsafe-inline' or a per-request nonce from the server; its timeline plugin copies style attributes with
+ * setAttribute('style'), which the same policy blocks; and it plays a dropped File through a media element from a
+ * blob: URL, which media-src 'self' refuses. The pads also need a WebAudio sampler (overlapping voices, gate, loop,
+ * choke) that wavesurfer does not have, so the page would run two players over one record; and the editing rules
+ * (snap to the server's grid or to onsets, nudge, undo, the exact points the server slices at) have to be written
+ * either way. So the page keeps its own canvas and DOM layers: js/view.js, about 500 lines, nothing vendored.
+ *
+ * Modules: js/api.js (the service), js/edit.js (chop points), js/sampler.js (WebAudio pads), js/view.js (waveform,
+ * grid, regions, markers), js/onsets.js (+ worker), js/midi.js.
+ *
+ * State for tests and automation, in the DOM: body[data-state] idle | uploading | chopping | ready | error;
+ * body[data-sounding] the voices sounding ("record" and pad numbers, space-separated); .pad[data-sounding];
+ * #result[data-stale] "settings" when the controls changed since the shown chops were made; #result[data-edited].
+ * window.sampleChop has read-only accessors (points, onsets, voice timing, output level, timings).
  */
-(() => {
-  "use strict";
+import { Capabilities, describeProblem, postChop, sentence } from "./js/api.js";
+import {
+  COARSE_STEP_S,
+  FINE_STEP_S,
+  PointEditor,
+  SNAP_MODES,
+  chopsFromPoints,
+  formatPoints,
+  onSamples,
+  snapTime,
+} from "./js/edit.js";
+import { connectMidi, midiAvailable, parseMidi } from "./js/midi.js";
+import { PAD_MODES, Sampler } from "./js/sampler.js";
+import { WaveView, buildPeaks, colour } from "./js/view.js";
 
-  const PAD_KEYS = ["1", "2", "3", "4", "5", "6", "7", "8", "Q", "W", "E", "R", "T", "Y", "U", "I"];
-  const KEY_CODES = PAD_KEYS.map((key) => (/\d/.test(key) ? `Digit${key}` : `Key${key}`));
-  const COLOURS = [
-    "#ff5d5d", "#ffa23a", "#ffd93d", "#7ee06a", "#3fd8c4", "#4fb3ff", "#8c7bff", "#ff6fd0",
-    "#ff8a7a", "#ffc27a", "#f2ee8a", "#a9f59a", "#85efe1", "#92d0ff", "#b8adff", "#ffa6e4",
-  ];
+const PAD_KEYS = ["1", "2", "3", "4", "5", "6", "7", "8", "Q", "W", "E", "R", "T", "Y", "U", "I"];
+const PAD_CODES = PAD_KEYS.map((key) => (/\d/.test(key) ? `Digit${key}` : `Key${key}`));
+const NUMPAD_CODES = PAD_KEYS.slice(0, 8).map((key) => `Numpad${key}`);
+/** Fields that change what the model picks, and fields that only change how the picked chops are cut and packed. */
+const CHOP_FIELDS = ["chops", "top_n", "lambda"];
+const SLICE_FIELDS = ["mode", "bars", "beats", "bit_depth", "export"];
+const EXPORT_NAMES = { zip: "WAV slices", sfz: "SFZ instrument", xpm: "MPC program", midi: "MIDI file" };
+/** A click that follows a key press on the same pad within this long is that key's own activation: ignored. */
+const KEY_CLICK_WINDOW_MS = 400;
 
-  const $ = (id) => document.getElementById(id);
-  const el = {
-    form: $("chop-form"),
-    drop: $("drop"),
-    file: $("file"),
-    fileName: $("file-name"),
-    chops: $("chops"),
-    topN: $("top_n"),
-    lambda: $("lambda"),
-    lambdaValue: $("lambda-value"),
-    rechop: $("rechop"),
-    statusRow: $("status-row"),
-    progress: $("progress"),
-    status: $("status"),
-    alert: $("alert"),
-    result: $("result"),
-    summary: $("summary"),
-    playAll: $("play-all"),
-    download: $("download"),
+const $ = (id) => document.getElementById(id);
+const el = {
+  form: $("chop-form"),
+  drop: $("drop"),
+  file: $("file"),
+  fileName: $("file-name"),
+  rechop: $("rechop"),
+  lambdaValue: $("lambda-value"),
+  statusRow: $("status-row"),
+  progress: $("progress"),
+  status: $("status"),
+  alert: $("alert"),
+  announce: $("announce"),
+  result: $("result"),
+  summary: $("summary"),
+  facts: $("facts"),
+  playAll: $("play-all"),
+  slice: $("slice"),
+  download: $("download"),
+  notice: $("notice"),
+  snap: $("snap"),
+  add: $("add"),
+  remove: $("delete"),
+  undo: $("undo"),
+  redo: $("redo"),
+  choke: $("choke"),
+  padModeAll: $("pad-mode-all"),
+  pads: $("pads"),
+  waveNote: $("wave-note"),
+  midi: $("midi"),
+  midiStatus: $("midi-status"),
+  help: $("help"),
+  shortcuts: $("shortcuts"),
+  markers: $("markers"),
+};
+const fields = Object.fromEntries([...CHOP_FIELDS, ...SLICE_FIELDS].map((name) => [name, $(name)]));
+
+const state = {
+  caps: new Capabilities({}),
+  capsReady: null,
+  file: null,
+  shown: null, // the file whose waveform is drawn
+  doc: null,
+  sent: null, // the settings the shown chops were made with
+  buffer: null,
+  peaks: null,
+  decoding: null,
+  onsets: [],
+  request: null,
+  editor: null,
+  chops: [],
+  selected: -1,
+  padModes: [],
+  keyPads: new Map(), // key code → pad held by it
+  lastKeyPad: { index: 0, at: 0 },
+  frame: 0,
+  droppedAt: 0,
+  timings: [],
+  midiNames: null,
+};
+
+const sampler = new Sampler(soundingChanged);
+const view = new WaveView(
+  {
     wave: $("wave"),
     canvas: $("wave-canvas"),
+    grid: $("grid"),
     regions: $("regions"),
+    markers: el.markers,
+    cursor: $("cursor"),
     playhead: $("playhead"),
-    waveNote: $("wave-note"),
     ruler: $("ruler"),
-    pads: $("pads"),
-    announce: $("announce"),
-  };
+    bars: $("bar-ruler"),
+    overview: $("overview"),
+    overviewCanvas: $("overview-canvas"),
+    overviewWindow: $("overview-window"),
+  },
+  {
+    seek: (t) => seek(t),
+    add: (t) => addChop(t),
+    select: (i) => select(i),
+    drag: (i, t, free) => dragChop(i, t, free),
+    drop: (i, t, free) => dropChop(i, t, free),
+    markerKey: (i, event) => markerKey(i, event),
+  },
+);
 
-  const state = {
-    file: null, // the File being chopped
-    doc: null, // the last /chop answer
-    buffer: null, // the decoded record (AudioBuffer) or null when the browser cannot decode it
-    decoding: null, // Promise<AudioBuffer|null> for state.file
-    request: null, // the XMLHttpRequest in flight
-    context: null, // the AudioContext, made on first use
-    voice: null, // {source, index, startedAt, offset, duration}
-    frame: 0,
-  };
+// --- small helpers --------------------------------------------------------------------------------------------
 
-  // --- formatting ----------------------------------------------------------------------------------------------
+const setState = (name) => {
+  document.body.dataset.state = name;
+};
+const say = (text) => {
+  el.announce.textContent = text;
+};
+const plural = (count, word) => `${count} ${word}${count === 1 ? "" : "s"}`;
+const keyFor = (index) => PAD_KEYS[index - 1] || null;
+const padMode = (index) => state.padModes[index - 1] || "one-shot";
 
-  const seconds = (value) => `${value.toFixed(2)} s`;
-  const probability = (value) => value.toFixed(2);
-  const colour = (index) => COLOURS[(index - 1) % COLOURS.length];
-  const keyFor = (index) => PAD_KEYS[index - 1] || null;
+function recordSlug(name) {
+  const stem = String(name || "record").replace(/\.[^.]+$/, "").replace(/\.hq$/i, "");
+  return (
+    stem
+      .normalize("NFKD")
+      .replace(/[^\w\s-]/g, "")
+      .trim()
+      .replace(/[\s_-]+/g, "-")
+      .toLowerCase()
+      .slice(0, 60) || "record"
+  );
+}
 
-  function describeChannels(count) {
-    return count === 1 ? "mono" : count === 2 ? "stereo" : `${count} channels`;
+function beatStep() {
+  const beats = state.doc?.grid?.beats || [];
+  if (state.doc?.tempo_bpm) return 60 / state.doc.tempo_bpm;
+  if (beats.length > 1) return (beats[beats.length - 1] - beats[0]) / (beats.length - 1);
+  return COARSE_STEP_S;
+}
+
+// --- messages -------------------------------------------------------------------------------------------------
+
+function fieldError(name, text) {
+  const target = $(`${name}-error`);
+  if (!target) return false;
+  target.textContent = text || "";
+  target.hidden = !text;
+  const input = name === "file" ? el.file : fields[name];
+  if (input) {
+    if (text) input.setAttribute("aria-invalid", "true");
+    else input.removeAttribute("aria-invalid");
   }
+  return true;
+}
 
-  function setState(name) {
-    document.body.dataset.state = name;
+function clearErrors() {
+  for (const name of ["file", ...CHOP_FIELDS, ...SLICE_FIELDS]) fieldError(name, "");
+  el.alert.hidden = true;
+  el.alert.replaceChildren();
+}
+
+/** Title and sentences in the alert (each sentence its own paragraph), field sentences next to their fields. */
+function showProblem({ title, sentences, fields: byField }) {
+  const unplaced = [];
+  for (const [name, text] of Object.entries(byField)) if (!fieldError(name, text)) unplaced.push(text);
+  el.alert.replaceChildren();
+  const heading = document.createElement("strong");
+  heading.textContent = title;
+  el.alert.append(heading);
+  const all = [...sentences, ...unplaced];
+  if (!all.length) {
+    // the sentences are next to their fields; the alert (read out at once) says where to look
+    all.push(Object.keys(byField).every((name) => name === "file") ? "See the note under the drop zone." : "See the notes next to the settings.");
   }
-
-  // --- messages and progress -----------------------------------------------------------------------------------
-
-  function showAlert(title, detail) {
-    el.alert.replaceChildren();
-    const strong = document.createElement("strong");
-    strong.textContent = title;
-    el.alert.append(strong);
-    if (detail) {
-      const text = document.createElement("span");
-      text.textContent = detail;
-      el.alert.append(text);
-    }
-    el.alert.hidden = false;
+  for (const text of all) {
+    const p = document.createElement("p");
+    p.textContent = text;
+    el.alert.append(p);
   }
+  el.alert.hidden = false;
+  const first = Object.keys(byField)[0];
+  if (first && first !== "file" && fields[first]) fields[first].focus();
+}
 
-  function clearAlert() {
-    el.alert.hidden = true;
-    el.alert.replaceChildren();
-  }
+function showProgress(text, fraction) {
+  el.statusRow.hidden = false;
+  el.status.textContent = text;
+  if (fraction === null) el.progress.removeAttribute("value");
+  else el.progress.value = fraction;
+}
 
-  function showProgress(text, fraction) {
-    el.statusRow.hidden = false;
-    el.status.textContent = text;
-    if (fraction === null) el.progress.removeAttribute("value");
-    else el.progress.value = fraction;
-  }
+function hideProgress() {
+  el.statusRow.hidden = true;
+  el.status.textContent = "";
+}
 
-  function hideProgress() {
-    el.statusRow.hidden = true;
-    el.status.textContent = "";
-  }
+// --- settings -------------------------------------------------------------------------------------------------
 
-  // What to say for a problem document (or any failed answer) from the service.
-  function problemMessage(xhr) {
-    let problem = null;
-    try {
-      problem = JSON.parse(xhr.responseText);
-    } catch {
-      problem = null;
-    }
-    const status = xhr.status;
-    let title = (problem && problem.title) || `The service answered ${status} ${xhr.statusText || ""}`.trim();
-    let detail = problem && problem.detail;
-    if (problem && Array.isArray(problem.errors) && !detail) {
-      detail = problem.errors.map((error) => error.msg || JSON.stringify(error)).join("; ");
-    }
-    if (status === 413) {
-      const limit = problem && problem.max_upload_bytes;
-      const mb = limit ? ` (the limit is ${(limit / 1e6).toFixed(1)} MB)` : "";
-      detail = `${detail || "The file is too big for this service."}${mb} Try a shorter or compressed record.`;
-    } else if (status === 415 && !(problem && problem.type === "/problems/unsupported-request-type")) {
-      detail = `${detail || "The file could not be decoded."} Pick a WAV, FLAC, OGG or MP3 record.`;
-    } else if (status === 503) {
-      detail = `${detail || "The service is starting."} Try again in a few seconds.`;
-    }
-    return { title, detail };
-  }
-
-  // --- chopping ------------------------------------------------------------------------------------------------
-
-  function params() {
-    return {
-      chops: el.chops.value.trim() || "8",
-      top_n: el.topN.value.trim() || "16",
-      lambda: el.lambda.value,
-    };
-  }
-
-  function chop() {
-    if (!state.file) return;
-    if (state.request) state.request.abort();
-    clearAlert();
-    const form = new FormData();
-    for (const [name, value] of Object.entries(params())) form.append(name, value);
-    form.append("format", "json");
-    form.append("file", state.file, state.file.name || "record");
-
-    const xhr = new XMLHttpRequest();
-    state.request = xhr;
-    xhr.open("POST", "chop"); // relative: the page may be served under a path prefix
-    xhr.setRequestHeader("Accept", "application/json, application/problem+json");
-    setState("uploading");
-    el.result.setAttribute("aria-busy", "true");
-    el.rechop.disabled = true;
-    showProgress("Uploading 0 %", 0);
-
-    xhr.upload.addEventListener("progress", (event) => {
-      if (!event.lengthComputable) return;
-      const fraction = event.loaded / event.total;
-      showProgress(`Uploading ${Math.round(fraction * 100)} %`, fraction);
-    });
-    xhr.upload.addEventListener("load", () => {
-      setState("chopping");
-      showProgress("Chopping…", null);
-    });
-    xhr.addEventListener("load", () => {
-      if (state.request !== xhr) return;
-      state.request = null;
-      finish();
-      if (xhr.status >= 200 && xhr.status < 300) {
-        let doc;
-        try {
-          doc = JSON.parse(xhr.responseText);
-        } catch {
-          fail("Unexpected answer", "The service did not answer with JSON.");
-          return;
-        }
-        showResult(doc);
-      } else {
-        const { title, detail } = problemMessage(xhr);
-        fail(title, detail);
+/** Which optional controls this server supports: the others are disabled and say why (never faked). */
+function applyCapabilities(caps) {
+  for (const name of SLICE_FIELDS) {
+    const input = fields[name];
+    const wrapper = input.closest(".field");
+    const supported = caps.supports(name);
+    input.disabled = !supported;
+    const help = $(`${name}-help`);
+    if (supported) {
+      const choices = caps.choices(name);
+      if (choices && input.tagName === "SELECT") {
+        for (const option of input.options) option.disabled = !choices.includes(option.value);
       }
-    });
-    xhr.addEventListener("error", () => {
-      if (state.request !== xhr) return;
-      state.request = null;
-      finish();
-      fail("Could not reach the service", "Check that sampleChop is running, then try again.");
-    });
-    xhr.send(form);
-  }
-
-  function finish() {
-    hideProgress();
-    el.result.removeAttribute("aria-busy");
-    el.rechop.disabled = !state.file;
-  }
-
-  function fail(title, detail) {
-    setState("error");
-    showAlert(title, detail);
-  }
-
-  function takeFile(file) {
-    if (!file) return;
-    el.announce.textContent = "";
-    stop();
-    state.file = file;
-    state.doc = null;
-    state.buffer = null;
-    el.result.hidden = true;
-    el.fileName.textContent = `${file.name} · ${(file.size / 1e6).toFixed(2)} MB`;
-    el.rechop.disabled = false;
-    state.decoding = decode(file);
-    chop();
-  }
-
-  // --- decoding and drawing ------------------------------------------------------------------------------------
-
-  function audioContext() {
-    if (!state.context) {
-      const Context = window.AudioContext || window.webkitAudioContext;
-      if (!Context) return null;
-      state.context = new Context();
-    }
-    return state.context;
-  }
-
-  async function decode(file) {
-    const context = audioContext();
-    if (!context) return null;
-    try {
-      const bytes = await file.arrayBuffer();
-      return await context.decodeAudioData(bytes);
-    } catch {
-      return null;
-    }
-  }
-
-  async function showResult(doc) {
-    const file = state.file;
-    state.doc = doc;
-    const buffer = await state.decoding;
-    if (state.file !== file) return; // another record was dropped meanwhile
-    state.buffer = buffer;
-    el.result.hidden = false;
-    el.download.href = doc.zip_url;
-    el.download.setAttribute("download", `samplechop-${doc.id}.zip`);
-    const chops = doc.chops.length;
-    el.summary.textContent = [
-      file.name,
-      seconds(doc.duration),
-      `${(doc.sample_rate / 1000).toFixed(1)} kHz`,
-      describeChannels(doc.channels),
-      `${chops} chop${chops === 1 ? "" : "s"} of ${doc.candidates} candidates`,
-    ].join(" · ");
-    el.waveNote.hidden = Boolean(buffer);
-    el.waveNote.textContent = buffer ? "" : "This browser cannot decode the record, so it cannot play it here.";
-    el.playAll.disabled = !buffer;
-    renderRegions(doc);
-    renderPads(doc);
-    renderRuler(doc.duration);
-    drawWave();
-    setState("ready");
-    const keys = chops > 8 ? `1 to 8 and Q to ${PAD_KEYS[Math.min(chops, 16) - 1]}` : `1 to ${chops}`;
-    el.announce.textContent = `${chops} chop${chops === 1 ? "" : "s"} ready. Keys ${keys} play them.`;
-  }
-
-  function renderRegions(doc) {
-    el.regions.replaceChildren();
-    for (const chop of doc.chops) {
-      const region = document.createElement("div");
-      region.className = "region";
-      region.dataset.index = chop.index;
-      region.dataset.start = chop.start;
-      region.dataset.end = chop.end;
-      region.style.left = `${(100 * chop.start) / doc.duration}%`;
-      region.style.width = `${(100 * (chop.end - chop.start)) / doc.duration}%`;
-      region.style.setProperty("--chop", colour(chop.index));
-      region.setAttribute("aria-hidden", "true"); // the pads are the accessible controls
-      // a narrow last region keeps its label inside the waveform: anchored on its right edge
-      if ((chop.end - chop.start) / doc.duration < 0.08 && chop.end / doc.duration > 0.95) region.classList.add("tail");
-      region.title = `Chop ${chop.index}: ${seconds(chop.start)}–${seconds(chop.end)}, p ${probability(chop.probability)}`;
-      const label = document.createElement("span");
-      label.className = "region-label";
-      const number = document.createElement("b");
-      number.textContent = chop.index;
-      const p = document.createElement("span");
-      p.className = "region-p";
-      p.textContent = probability(chop.probability);
-      label.append(number, p);
-      region.append(label);
-      region.addEventListener("click", () => playChop(chop.index));
-      el.regions.append(region);
-    }
-  }
-
-  function renderPads(doc) {
-    el.pads.replaceChildren();
-    for (const chop of doc.chops) {
-      const key = keyFor(chop.index);
-      const pad = document.createElement("button");
-      pad.type = "button";
-      pad.className = "pad";
-      pad.dataset.index = chop.index;
-      pad.style.setProperty("--chop", colour(chop.index));
-      pad.setAttribute(
-        "aria-label",
-        `Pad ${chop.index}: ${seconds(chop.start)} to ${seconds(chop.end)}, probability ${probability(chop.probability)}`,
-      );
-      if (key) pad.setAttribute("aria-keyshortcuts", key);
-      const number = document.createElement("span");
-      number.className = "pad-number";
-      number.textContent = chop.index;
-      const keyHint = document.createElement("kbd");
-      keyHint.className = "pad-key";
-      keyHint.textContent = key || "";
-      const time = document.createElement("span");
-      time.className = "pad-time";
-      time.textContent = `${chop.start.toFixed(2)}–${chop.end.toFixed(2)} s`;
-      const p = document.createElement("span");
-      p.className = "pad-p";
-      p.textContent = `p ${probability(chop.probability)}`;
-      const meter = document.createElement("span");
-      meter.className = "pad-meter";
-      meter.style.setProperty("--p", chop.probability);
-      pad.append(number, keyHint, time, p, meter);
-      pad.disabled = !state.buffer;
-      pad.addEventListener("click", () => playChop(chop.index));
-      el.pads.append(pad);
-    }
-  }
-
-  function renderRuler(duration) {
-    el.ruler.replaceChildren();
-    const width = el.wave.clientWidth || 600;
-    const steps = [0.25, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300];
-    const step = steps.find((s) => (width * s) / duration >= 70) || 600;
-    for (let t = 0; t <= duration + 1e-9; t += step) {
-      const tick = document.createElement("span");
-      tick.style.left = `${(100 * t) / duration}%`;
-      tick.textContent = duration >= 120 ? `${Math.floor(t / 60)}:${String(Math.round(t % 60)).padStart(2, "0")}` : `${+t.toFixed(2)}s`;
-      el.ruler.append(tick);
-    }
-  }
-
-  function drawWave() {
-    const canvas = el.canvas;
-    const ratio = window.devicePixelRatio || 1;
-    const width = Math.max(1, Math.round(el.wave.clientWidth * ratio));
-    const height = Math.max(1, Math.round(el.wave.clientHeight * ratio));
-    canvas.width = width;
-    canvas.height = height;
-    const g = canvas.getContext("2d");
-    g.clearRect(0, 0, width, height);
-    const middle = height / 2;
-    g.fillStyle = "rgba(255,255,255,0.08)";
-    g.fillRect(0, Math.floor(middle), width, Math.max(1, Math.round(ratio)));
-    const buffer = state.buffer;
-    const doc = state.doc;
-    if (!buffer || !doc) return;
-    // x spans the service's duration, so the waveform lines up with the regions
-    const channels = [];
-    for (let c = 0; c < buffer.numberOfChannels; c += 1) channels.push(buffer.getChannelData(c));
-    const perPixel = (doc.duration * buffer.sampleRate) / width;
-    const available = buffer.length;
-    let peak = 1e-6;
-    const mins = new Float32Array(width);
-    const maxs = new Float32Array(width);
-    for (let x = 0; x < width; x += 1) {
-      const from = Math.floor(x * perPixel);
-      const to = Math.min(available, Math.max(from + 1, Math.floor((x + 1) * perPixel)));
-      let lo = 0;
-      let hi = 0;
-      const stride = Math.max(1, Math.floor((to - from) / 256));
-      for (let i = from; i < to; i += stride) {
-        let v = 0;
-        for (const data of channels) v += data[i];
-        v /= channels.length;
-        if (v < lo) lo = v;
-        if (v > hi) hi = v;
-      }
-      mins[x] = lo;
-      maxs[x] = hi;
-      peak = Math.max(peak, -lo, hi);
-    }
-    const scale = (0.9 * middle) / peak;
-    const gradient = g.createLinearGradient(0, 0, 0, height);
-    gradient.addColorStop(0, "#f4f1ea");
-    gradient.addColorStop(0.5, "#c9c4ba");
-    gradient.addColorStop(1, "#f4f1ea");
-    g.fillStyle = gradient;
-    for (let x = 0; x < width; x += 1) {
-      const top = middle - maxs[x] * scale;
-      const bottom = middle - mins[x] * scale;
-      g.fillRect(x, top, 1, Math.max(ratio, bottom - top));
-    }
-  }
-
-  // --- playback ------------------------------------------------------------------------------------------------
-
-  function markPlaying(index) {
-    for (const node of document.querySelectorAll(".region.playing, .pad.playing")) node.classList.remove("playing");
-    if (index === null) {
-      delete document.body.dataset.playing;
-      el.playAll.setAttribute("aria-pressed", "false");
-      el.playAll.querySelector(".play-text").textContent = "Play record";
-      el.playhead.hidden = true;
-      return;
-    }
-    document.body.dataset.playing = String(index);
-    if (index === "all") {
-      el.playAll.setAttribute("aria-pressed", "true");
-      el.playAll.querySelector(".play-text").textContent = "Stop";
+      wrapper.removeAttribute("title");
+      help.textContent = "";
     } else {
-      el.playAll.setAttribute("aria-pressed", "false");
-      el.playAll.querySelector(".play-text").textContent = "Play record";
-      for (const node of document.querySelectorAll(`.region[data-index="${index}"], .pad[data-index="${index}"]`)) {
-        node.classList.add("playing");
-      }
+      const why = "This server does not take this setting yet.";
+      wrapper.title = why;
+      help.textContent = "needs a newer server";
     }
+    wrapper.classList.toggle("unsupported", !supported);
   }
-
-  function play(index, offset, duration) {
-    const context = audioContext();
-    if (!context || !state.buffer) return;
-    stop();
-    if (context.state === "suspended") context.resume();
-    const source = context.createBufferSource();
-    source.buffer = state.buffer;
-    source.connect(context.destination);
-    const voice = { source, index, startedAt: context.currentTime, offset, duration };
-    source.addEventListener("ended", () => {
-      if (state.voice === voice) {
-        state.voice = null;
-        markPlaying(null);
-      }
-    });
-    source.start(0, offset, duration);
-    state.voice = voice;
-    markPlaying(index);
-    animate();
+  for (const name of ["chops", "top_n", "beats"]) {
+    const bounds = caps.bounds(name);
+    if (bounds.minimum !== undefined) fields[name].min = String(bounds.minimum);
+    if (bounds.maximum !== undefined) fields[name].max = String(bounds.maximum);
   }
+  showModeFields();
+  updateActions();
+}
 
-  function playChop(index) {
-    const chop = state.doc && state.doc.chops.find((c) => c.index === index);
-    if (!chop) return;
-    play(index, chop.start, Math.max(0.001, chop.end - chop.start));
+function showModeFields() {
+  const mode = fields.mode.value;
+  for (const wrapper of document.querySelectorAll("[data-when-mode]")) {
+    wrapper.hidden = wrapper.dataset.whenMode !== mode;
   }
+}
 
-  function toggleRecord() {
-    if (state.voice && state.voice.index === "all") stop();
-    else if (state.buffer) play("all", 0, state.buffer.duration);
+/** The values to send: chop fields always, slice fields only where the server takes them (and they apply). */
+function settings() {
+  const values = {
+    chops: fields.chops.value.trim(),
+    top_n: fields.top_n.value.trim(),
+    lambda: fields.lambda.value,
+  };
+  for (const name of SLICE_FIELDS) {
+    if (!state.caps.supports(name)) continue;
+    if (name === "bars" && fields.mode.value !== "bars") continue;
+    if (name === "beats" && fields.mode.value !== "beats") continue;
+    values[name] = fields[name].value.trim();
   }
+  return values;
+}
 
-  function stop() {
-    const voice = state.voice;
-    state.voice = null;
-    if (voice) {
-      try {
-        voice.source.stop();
-      } catch {
-        /* already stopped */
-      }
+function wholeNumber(name, text) {
+  const min = Number(fields[name].min);
+  const max = Number(fields[name].max);
+  const value = Number(text);
+  const label = fields[name].labels[0].textContent.trim();
+  if (text === "" || !Number.isInteger(value) || value < min || value > max) {
+    return [null, `${label} must be a whole number from ${min} to ${max}.`];
+  }
+  return [value, null];
+}
+
+/** Check the settings here first, so that a slip gets a sentence next to its field without a round trip. */
+function validate(values) {
+  const errors = {};
+  const [chops, chopsError] = wholeNumber("chops", values.chops);
+  const [topN, topNError] = wholeNumber("top_n", values.top_n);
+  if (chopsError) errors.chops = chopsError;
+  if (topNError) errors.top_n = topNError;
+  if (chops !== null && topN !== null && topN < chops) {
+    errors.top_n = `N must be at least the number of chops (${chops}): the model picks the chops among N candidates.`;
+  }
+  if ("beats" in values) {
+    const [, beatsError] = wholeNumber("beats", values.beats);
+    if (beatsError) errors.beats = beatsError;
+  }
+  return errors;
+}
+
+function settingsKey(values) {
+  return JSON.stringify(Object.fromEntries(Object.entries(values).sort()));
+}
+
+function sliceKey(values) {
+  return settingsKey(Object.fromEntries(Object.entries(values).filter(([name]) => SLICE_FIELDS.includes(name))));
+}
+
+// --- chopping -------------------------------------------------------------------------------------------------
+
+/** Ask the service for chops: by the model (points null) or exactly at `points`. Resolves true on success. */
+async function chop({ points = null } = {}) {
+  if (!state.file) return false;
+  await state.capsReady;
+  clearErrors();
+  const values = settings();
+  const errors = points ? {} : validate(values);
+  if (Object.keys(errors).length) {
+    showProblem({ title: "Some settings need a change", sentences: [], fields: errors });
+    return false;
+  }
+  if (state.request) state.request.abort();
+  const form = new FormData();
+  for (const [name, value] of Object.entries(values)) {
+    if (points && CHOP_FIELDS.includes(name)) continue; // the points replace the model's choice
+    form.append(name, value);
+  }
+  if (points) {
+    form.append("points", formatPoints(points));
+    if (state.caps.supports("snap")) form.append("snap", "off"); // snapping happened here, where it was seen
+  }
+  form.append("format", "json");
+  form.append("file", state.file, state.file.name || "record");
+
+  setState("uploading");
+  el.result.setAttribute("aria-busy", "true");
+  el.rechop.disabled = true;
+  showProgress("Uploading 0 %", 0);
+  const file = state.file;
+  const request = postChop(form, {
+    onProgress: (fraction) => showProgress(`Uploading ${Math.round(fraction * 100)} %`, fraction),
+    onUploaded: () => {
+      if (state.request !== request) return;
+      setState("chopping");
+      showProgress(points ? "Slicing…" : "Chopping…", null);
+    },
+  });
+  state.request = request;
+  const answer = await request.promise;
+  if (state.request !== request || state.file !== file) return false; // replaced by a newer request
+  state.request = null;
+  hideProgress();
+  el.result.removeAttribute("aria-busy");
+  el.rechop.disabled = false;
+  if (answer.status >= 200 && answer.status < 300 && answer.body && Array.isArray(answer.body.chops)) {
+    await showResult(answer.body, values, Boolean(points));
+    return true;
+  }
+  if (answer.status === -1) return false;
+  setState("error");
+  showProblem(describeProblem(answer.status, answer.body, state.caps, answer.retryAfter));
+  return false;
+}
+
+function takeFile(file) {
+  if (!file) return;
+  state.droppedAt = performance.now();
+  say("");
+  sampler.stopAll();
+  state.file = file;
+  state.doc = null;
+  state.buffer = null;
+  state.peaks = null;
+  state.onsets = [];
+  state.editor = null;
+  el.result.hidden = true;
+  el.fileName.textContent = `${file.name} · ${(file.size / 1e6).toFixed(2)} MB`;
+  el.rechop.disabled = false;
+  el.rechop.textContent = "Chop again";
+  state.decoding = decode(file);
+  chop();
+}
+
+async function decode(file) {
+  const context = sampler.audio();
+  if (!context) return null;
+  try {
+    return await context.decodeAudioData(await file.arrayBuffer());
+  } catch {
+    return null; // the browser cannot decode it; the service may still chop it
+  }
+}
+
+function monoOf(buffer) {
+  const mono = new Float32Array(buffer.length);
+  const count = buffer.numberOfChannels;
+  for (let c = 0; c < count; c += 1) {
+    const data = buffer.getChannelData(c);
+    for (let i = 0; i < data.length; i += 1) mono[i] += data[i] / count;
+  }
+  return mono;
+}
+
+function findOnsets(mono, sampleRate, file) {
+  let worker;
+  try {
+    worker = new Worker(new URL("./js/onsets-worker.js", import.meta.url), { type: "module" });
+  } catch {
+    return;
+  }
+  worker.addEventListener("message", (event) => {
+    worker.terminate();
+    if (state.file !== file) return;
+    state.onsets = Array.from(event.data.onsets);
+    document.body.dataset.onsets = String(state.onsets.length);
+  });
+  worker.addEventListener("error", () => worker.terminate());
+  const copy = mono.slice();
+  worker.postMessage({ mono: copy, sampleRate }, [copy.buffer]);
+}
+
+async function showResult(doc, values, fromPoints) {
+  const file = state.file;
+  const newRecord = state.shown !== file;
+  const buffer = await state.decoding;
+  if (state.file !== file) return;
+  state.shown = file;
+  state.doc = doc;
+  state.sent = values;
+  state.buffer = buffer;
+  if (newRecord) {
+    sampler.setBuffer(buffer);
+    let mono = null;
+    if (buffer) {
+      mono = monoOf(buffer);
+      state.peaks = buildPeaks(mono, buffer.sampleRate);
     }
-    markPlaying(null);
+    el.result.hidden = false;
+    view.setRecord(doc.duration, state.peaks);
+    if (mono) findOnsets(mono, buffer.sampleRate, file);
   }
-
-  function animate() {
-    cancelAnimationFrame(state.frame);
-    const tick = () => {
-      const voice = state.voice;
-      if (!voice || !state.doc || !state.context) {
-        el.playhead.hidden = true;
-        return;
+  el.result.hidden = false;
+  const starts = doc.chops.map((c) => c.start);
+  if (fromPoints && state.editor) state.editor.rebase(starts);
+  else {
+    state.editor = new PointEditor(starts, doc.duration);
+    state.selected = -1;
+  }
+  state.padModes = starts.map((_, i) => state.padModes[i] || "one-shot");
+  view.setGrid(doc.grid?.beats || [], doc.grid?.downbeats || []);
+  el.waveNote.hidden = Boolean(buffer);
+  el.waveNote.textContent = buffer ? "" : "This browser cannot decode the record, so it cannot draw or play it here.";
+  el.playAll.disabled = !buffer;
+  describeRecord(doc, file);
+  const name = `${recordSlug(file.name)}.zip`;
+  el.download.href = doc.zip_url;
+  el.download.setAttribute("download", name);
+  refreshChops();
+  updateNotice();
+  setState("ready");
+  const count = doc.chops.length;
+  const keys = count > 8 ? `1 to 8 and Q to ${PAD_KEYS[Math.min(count, 16) - 1]}` : `1 to ${count}`;
+  say(`${plural(count, "chop")} ready. Keys ${keys} play them.`);
+  if (newRecord && window.matchMedia("(max-width: 700px)").matches) {
+    el.result.scrollIntoView({ block: "start" }); // on a phone the pads would sit below the fold
+  }
+  // the time from the drop to chops on screen: the next frame after the view has drawn them
+  const droppedAt = state.droppedAt;
+  requestAnimationFrame(() =>
+    requestAnimationFrame(() => {
+      if (newRecord && droppedAt) {
+        state.timings.push(performance.now() - droppedAt);
+        document.body.dataset.dropToChopsMs = String(Math.round(performance.now() - droppedAt));
       }
-      const position = voice.offset + Math.min(voice.duration, state.context.currentTime - voice.startedAt);
-      el.playhead.hidden = false;
-      el.playhead.style.left = `${(100 * position) / state.doc.duration}%`;
-      state.frame = requestAnimationFrame(tick);
+    }),
+  );
+}
+
+function describeRecord(doc, file) {
+  const channels = doc.channels === 1 ? "mono" : doc.channels === 2 ? "stereo" : `${doc.channels} channels`;
+  el.summary.textContent = [
+    file.name,
+    `${doc.duration.toFixed(2)} s`,
+    `${(doc.sample_rate / 1000).toFixed(1)} kHz`,
+    channels,
+    `${plural(doc.chops.length, "chop")} of ${doc.candidates} candidates`,
+  ].join(" · ");
+  const facts = [];
+  facts.push(doc.tempo_bpm ? `${doc.tempo_bpm.toFixed(1)} BPM` : "tempo unknown");
+  facts.push(doc.beats_per_bar ? `${doc.beats_per_bar} beats a bar` : "metre unknown");
+  if (doc.key) {
+    const key = doc.key;
+    const text =
+      typeof key === "string"
+        ? key
+        : [key.tonic, key.mode].filter(Boolean).join(" ") +
+          (typeof key.confidence === "number" ? ` (confidence ${key.confidence.toFixed(2)})` : "");
+    if (text.trim()) facts.push(`key ${text}`);
+  }
+  const beats = doc.grid?.beats?.length || 0;
+  const bars = doc.grid?.downbeats?.length || 0;
+  if (beats) facts.push(`${plural(beats, "beat")}, ${plural(bars, "bar")} on the grid`);
+  el.facts.replaceChildren();
+  for (const fact of facts) {
+    const span = document.createElement("span");
+    span.textContent = fact;
+    el.facts.append(span);
+  }
+}
+
+// --- chops and pads -------------------------------------------------------------------------------------------
+
+function refreshChops() {
+  if (!state.doc || !state.editor) return;
+  state.chops = chopsFromPoints(state.editor.points, state.doc);
+  if (state.selected >= state.chops.length) state.selected = state.chops.length - 1;
+  while (state.padModes.length < state.chops.length) state.padModes.push(el.padModeAll.value || "one-shot");
+  view.setChops(state.chops, state.selected);
+  renderPads();
+  updateActions();
+  updateNotice();
+}
+
+function renderPads() {
+  const focused = document.activeElement?.closest?.(".pad-cell");
+  const focusedIndex = focused ? Number(focused.dataset.index) : 0;
+  const focusedMode = document.activeElement?.classList.contains("pad-mode");
+  const fragment = document.createDocumentFragment();
+  for (const chop of state.chops) {
+    const cell = document.createElement("div");
+    cell.className = "pad-cell";
+    cell.dataset.index = chop.index;
+    cell.style.setProperty("--chop", colour(chop.index));
+    const pad = document.createElement("button");
+    pad.type = "button";
+    pad.className = "pad";
+    pad.dataset.index = chop.index;
+    pad.disabled = !state.buffer;
+    pad.draggable = false;
+    const key = keyFor(chop.index);
+    if (key) pad.setAttribute("aria-keyshortcuts", key);
+    // The accessible name is the visible text with a few hidden words around it ("Pad 3, key 3, from 7.08 s, 5.06 s
+    // long, p 0.64"): each part is a grid item, and browsers put a space between those.
+    const hidden = (text) => {
+      const span = document.createElement("span");
+      span.className = "visually-hidden";
+      span.textContent = text;
+      return span;
     };
-    tick();
+    // a comma that is read but not seen: inline (an absolutely positioned span would get a space before it)
+    const separator = (text) => {
+      const span = document.createElement("span");
+      span.className = "separator";
+      span.textContent = text;
+      return span;
+    };
+    const part = (tag, className, before, text, after) => {
+      const element = document.createElement(tag);
+      element.className = className;
+      if (before) element.append(hidden(before));
+      element.append(document.createTextNode(text));
+      if (after) element.append(separator(after));
+      return element;
+    };
+    const probability = chop.probability === null || chop.probability === undefined ? "by hand" : `p ${chop.probability.toFixed(2)}`;
+    const meter = document.createElement("span");
+    meter.className = "pad-meter";
+    meter.style.setProperty("--p", chop.probability ?? 0);
+    pad.append(
+      part("span", "pad-number", "Pad ", String(chop.index), ","),
+      key ? part("kbd", "pad-key", "key ", key, ",") : "",
+      part("span", "pad-time", "from ", `${chop.start.toFixed(2)} s`, ","),
+      part("span", "pad-length", "", `${(chop.end - chop.start).toFixed(2)} s long`, ","),
+      part("span", "pad-p", "", probability, ""),
+      meter,
+    );
+    const mode = document.createElement("button");
+    mode.type = "button";
+    mode.className = "pad-mode";
+    mode.dataset.index = chop.index;
+    mode.dataset.mode = padMode(chop.index);
+    mode.append(hidden(`Pad ${chop.index} mode: `), document.createTextNode(padMode(chop.index)));
+    cell.append(pad, mode);
+    if (sampler.isSounding(chop.index)) {
+      pad.dataset.sounding = "true";
+    }
+    if (chop.index - 1 === state.selected) cell.classList.add("selected");
+    fragment.append(cell);
   }
-
-  // --- events --------------------------------------------------------------------------------------------------
-
-  el.file.addEventListener("change", () => {
-    takeFile(el.file.files && el.file.files[0]);
-  });
-
-  el.form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    chop();
-  });
-
-  el.lambda.addEventListener("input", () => {
-    el.lambdaValue.textContent = Number(el.lambda.value).toFixed(3);
-  });
-
-  el.playAll.addEventListener("click", toggleRecord);
-
-  for (const name of ["dragenter", "dragover"]) {
-    document.addEventListener(name, (event) => {
-      if (!event.dataTransfer || !Array.from(event.dataTransfer.types || []).includes("Files")) return;
-      event.preventDefault();
-      event.dataTransfer.dropEffect = "copy";
-      el.drop.classList.add("over");
-    });
+  el.pads.replaceChildren(fragment);
+  if (focusedIndex) {
+    const again = el.pads.querySelector(`.pad-cell[data-index="${focusedIndex}"] ${focusedMode ? ".pad-mode" : ".pad"}`);
+    if (again) again.focus();
   }
-  document.addEventListener("dragleave", (event) => {
-    if (event.relatedTarget === null) el.drop.classList.remove("over");
-  });
-  document.addEventListener("drop", (event) => {
-    if (!event.dataTransfer || !event.dataTransfer.files.length) return;
-    event.preventDefault();
-    el.drop.classList.remove("over");
-    takeFile(event.dataTransfer.files[0]);
-  });
+}
 
-  function typing(target) {
-    if (!(target instanceof HTMLElement)) return false;
-    if (target.isContentEditable || target.tagName === "TEXTAREA" || target.tagName === "SELECT") return true;
-    // the file input keeps Space and Enter (they open the file picker)
-    return target.tagName === "INPUT" && !["button", "checkbox", "radio"].includes(target.type);
+function updatePadSelection() {
+  for (const cell of el.pads.children) cell.classList.toggle("selected", Number(cell.dataset.index) - 1 === state.selected);
+}
+
+function select(i) {
+  state.selected = i;
+  view.setSelected(i);
+  updatePadSelection();
+  updateActions();
+}
+
+function focusMarker(i) {
+  requestAnimationFrame(() => {
+    const marker = el.markers.children[i];
+    if (marker) {
+      marker.hidden = false;
+      marker.focus({ preventScroll: true });
+    }
+  });
+}
+
+// --- playing --------------------------------------------------------------------------------------------------
+
+function pressPad(index, velocity = 1, { asOneShot = false } = {}) {
+  const chop = state.chops[index - 1];
+  if (!chop || !state.buffer) return;
+  let mode = padMode(index);
+  if (asOneShot && mode === "gate") mode = "one-shot"; // an activation with no release (screen reader, Enter)
+  if (mode === "loop" && sampler.isSounding(index)) {
+    sampler.stop(index); // a loop pad latches: pressing it again stops it
+    return;
   }
+  sampler.play(index, chop.start, chop.end, mode, velocity);
+  select(index - 1);
+}
 
-  document.addEventListener("keydown", (event) => {
-    if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
-    if (!state.doc || el.result.hidden) return;
-    if (event.code === "Space" || event.key === " ") {
-      event.preventDefault();
-      if (!event.repeat) toggleRecord();
+function releasePad(index) {
+  sampler.release(index);
+}
+
+function toggleRecord() {
+  if (!state.buffer || !state.doc) return;
+  if (sampler.isSounding("record")) {
+    const at = sampler.position("record");
+    sampler.stop("record");
+    seek(at ?? view.cursor_s);
+  } else {
+    const from = view.cursor_s >= state.doc.duration - 0.01 ? 0 : view.cursor_s;
+    sampler.play("record", from, state.buffer.duration, "one-shot");
+  }
+}
+
+function seek(t) {
+  view.setCursor(t);
+  const i = state.chops.findIndex((chop) => t >= chop.start && t < chop.end);
+  if (i >= 0) select(i);
+  if (sampler.isSounding("record")) sampler.play("record", t, state.buffer.duration, "one-shot");
+}
+
+function soundingChanged() {
+  const sounding = sampler.sounding();
+  const set = new Set(sounding.map(String));
+  document.body.dataset.sounding = sounding.join(" ");
+  for (const cell of el.pads.children) {
+    const pad = cell.querySelector(".pad");
+    if (set.has(cell.dataset.index)) pad.dataset.sounding = "true";
+    else delete pad.dataset.sounding;
+  }
+  for (const region of document.querySelectorAll("#regions .region")) {
+    region.classList.toggle("sounding", set.has(region.dataset.index));
+  }
+  const playing = set.has("record");
+  el.playAll.setAttribute("aria-pressed", String(playing));
+  el.playAll.querySelector(".play-text").textContent = playing ? "Pause" : "Play";
+  if (sounding.length) animate();
+}
+
+function animate() {
+  cancelAnimationFrame(state.frame);
+  const tick = () => {
+    const sounding = sampler.sounding();
+    if (!sounding.length) {
+      view.setPlayhead(null);
       return;
     }
+    const id = sounding.includes("record") ? "record" : sounding[sounding.length - 1];
+    const position = sampler.position(id);
+    view.setPlayhead(position);
+    if (id === "record" && position !== null) {
+      const end = view.start_s + view.visible_s;
+      if (position > end || position < view.start_s) view.scrollTo(position);
+    }
+    state.frame = requestAnimationFrame(tick);
+  };
+  tick();
+}
+
+// --- editing --------------------------------------------------------------------------------------------------
+
+function snapped(t, free) {
+  const mode = free ? "off" : el.snap.value;
+  const sampleRate = state.doc?.sample_rate || 0;
+  return onSamples(snapTime(t, mode, { beats: state.doc?.grid?.beats || [], onsets: state.onsets }), sampleRate);
+}
+
+function dragChop(i, t, free) {
+  const points = state.editor.moved(i, snapped(t, free));
+  const preview = chopsFromPoints(points, state.doc);
+  view.setChops(preview, i);
+  return points[i];
+}
+
+function dropChop(i, t, free) {
+  const moved = state.editor.move(i, snapped(t, free));
+  refreshChops();
+  if (moved) say(`Chop ${i + 1} moved to ${state.editor.points[i].toFixed(3)} s.`);
+  focusMarker(i);
+}
+
+function nudge(i, delta_s) {
+  if (!state.editor || i < 0) return;
+  const sampleRate = state.doc?.sample_rate || 0;
+  if (state.editor.move(i, onSamples(state.editor.points[i] + delta_s, sampleRate))) {
+    refreshChops();
+    view.reveal(state.editor.points[i]);
+    say(`Chop ${i + 1} at ${state.editor.points[i].toFixed(3)} s.`);
+  }
+}
+
+function addChop(t) {
+  if (!state.editor) return;
+  const i = state.editor.add(snapped(t, false));
+  if (i < 0) {
+    say("A chop is already there.");
+    return;
+  }
+  state.selected = i;
+  state.padModes.splice(i, 0, el.padModeAll.value || "one-shot");
+  refreshChops();
+  view.reveal(state.editor.points[i]);
+  say(`Chop ${i + 1} added at ${state.editor.points[i].toFixed(3)} s.`);
+}
+
+function removeChop(i) {
+  if (!state.editor || i < 0) return;
+  const markerFocused = document.activeElement?.classList.contains("marker");
+  if (!state.editor.remove(i)) {
+    say("The last chop stays.");
+    return;
+  }
+  sampler.stop(i + 1);
+  state.padModes.splice(i, 1);
+  state.selected = Math.min(i, state.editor.points.length - 1);
+  refreshChops();
+  say(`Chop ${i + 1} deleted.`);
+  if (markerFocused) focusMarker(state.selected);
+}
+
+function undoRedo(redo) {
+  if (!state.editor) return;
+  const done = redo ? state.editor.redo() : state.editor.undo();
+  if (!done) return;
+  sampler.stopPads();
+  refreshChops();
+  say(redo ? "Redone." : "Undone.");
+}
+
+function markerKey(i, event) {
+  if (event.ctrlKey || event.metaKey || event.altKey) return false;
+  const coarse = event.shiftKey || event.key === "PageUp" || event.key === "PageDown";
+  const step = coarse ? beatStep() : FINE_STEP_S;
+  switch (event.key) {
+    case "ArrowLeft":
+    case "ArrowDown":
+    case "PageDown":
+      nudge(i, -step);
+      focusMarker(i);
+      return true;
+    case "ArrowRight":
+    case "ArrowUp":
+    case "PageUp":
+      nudge(i, step);
+      focusMarker(i);
+      return true;
+    case "Home":
+    case "End": {
+      const j = event.key === "Home" ? 0 : state.chops.length - 1;
+      select(j);
+      view.reveal(state.chops[j].start);
+      focusMarker(j);
+      return true;
+    }
+    case " ":
+    case "Enter":
+      if (!event.repeat) pressPad(i + 1, 1, { asOneShot: true });
+      return true;
+    default:
+      return false;
+  }
+}
+
+function selectStep(direction) {
+  if (!state.chops.length) return;
+  const j = Math.max(0, Math.min(state.chops.length - 1, (state.selected < 0 ? -1 : state.selected) + direction));
+  select(j);
+  view.reveal(state.chops[j].start);
+  if (document.activeElement?.classList.contains("marker")) focusMarker(j);
+}
+
+// --- actions and notices --------------------------------------------------------------------------------------
+
+function pendingSlice() {
+  if (!state.doc || !state.editor) return false;
+  return state.editor.edited || sliceKey(settings()) !== sliceKey(state.sent || {});
+}
+
+function updateActions() {
+  const editor = state.editor;
+  el.undo.disabled = !editor?.canUndo;
+  el.redo.disabled = !editor?.canRedo;
+  el.remove.disabled = !editor || state.selected < 0 || editor.points.length <= 1;
+  el.add.disabled = !editor;
+  const supportsPoints = state.caps.supports("points");
+  const edited = Boolean(editor?.edited);
+  el.slice.hidden = !edited;
+  el.slice.disabled = !supportsPoints;
+  el.slice.title = supportsPoints
+    ? "Cut the slices and the export at the points shown"
+    : "This server cannot slice at hand-placed points yet";
+  const exportName = state.caps.supports("export") ? EXPORT_NAMES[fields.export.value] || "zip" : "zip";
+  el.download.textContent = exportName === "zip" || exportName === "WAV slices" ? "Download zip" : `Download ${exportName}`;
+}
+
+function updateNotice() {
+  if (!state.doc) {
+    el.notice.hidden = true;
+    return;
+  }
+  const messages = [];
+  const stale = settingsKey(settings()) !== settingsKey(state.sent || {});
+  if (stale) messages.push("Settings changed since these chops were made: chop again to apply them.");
+  const editor = state.editor;
+  if (editor?.edited) {
+    const differ = Math.abs(editor.points.length - editor.original.length) +
+      editor.points.filter((t) => !editor.original.some((o) => Math.abs(o - t) < 1e-6)).length;
+    const edits = `${plural(Math.max(1, differ), "chop point")} changed by hand.`;
+    messages.push(
+      state.caps.supports("points")
+        ? `${edits} The pads play them now; Download slices at these points.`
+        : `${edits} The pads play them now, but this server cannot slice at hand-placed points yet: the download holds the chops as the model placed them.`,
+    );
+  }
+  if (stale) el.result.dataset.stale = "settings";
+  else delete el.result.dataset.stale;
+  if (editor?.edited) el.result.dataset.edited = "true";
+  else delete el.result.dataset.edited;
+  el.rechop.classList.toggle("attention", stale);
+  el.notice.textContent = messages.join(" ");
+  el.notice.hidden = !messages.length;
+}
+
+async function download(event) {
+  if (!state.doc) return;
+  if (el.download.dataset.ready === "true") {
+    delete el.download.dataset.ready; // the second, real click after slicing
+    return;
+  }
+  if (!pendingSlice() || !state.caps.supports("points")) return; // the zip as chopped is what is shown
+  event.preventDefault();
+  if (await chop({ points: state.editor.points })) {
+    el.download.dataset.ready = "true";
+    el.download.click();
+  }
+}
+
+// --- keyboard -------------------------------------------------------------------------------------------------
+
+const TEXT_TYPES = new Set(["text", "number", "search", "email", "url", "tel", "password", ""]);
+
+/** A field that takes typed characters: shortcuts never fire there (Escape leaves it). */
+function isTextField(target) {
+  if (!(target instanceof HTMLElement)) return false;
+  if (target.isContentEditable || target.tagName === "TEXTAREA") return true;
+  return target.tagName === "INPUT" && TEXT_TYPES.has(target.type);
+}
+
+/** Keys a focused control uses itself: Space and Enter on buttons, links and checkboxes, everything on a select,
+ * arrows and paging on a range slider. */
+function ownsKey(target, event) {
+  if (!(target instanceof HTMLElement)) return false;
+  if (target.tagName === "SELECT") return true;
+  if (target.tagName === "INPUT" && target.type === "range") {
+    return /^(Arrow|Page|Home|End)/.test(event.key);
+  }
+  const activates = event.key === " " || event.key === "Enter";
+  if (activates && target.matches("button, a[href], input, summary, [role=button]")) return true;
+  return false;
+}
+
+function padFromCode(code) {
+  let slot = PAD_CODES.indexOf(code);
+  if (slot < 0) slot = NUMPAD_CODES.indexOf(code);
+  return slot < 0 ? 0 : slot + 1;
+}
+
+document.addEventListener("keydown", (event) => {
+  if (event.defaultPrevented || el.shortcuts.open) return;
+  const target = event.target;
+  if (isTextField(target)) {
     if (event.key === "Escape") {
-      stop();
-      return;
+      event.preventDefault();
+      target.blur();
     }
-    let slot = KEY_CODES.indexOf(event.code);
-    if (slot < 0) slot = PAD_KEYS.indexOf((event.key || "").toUpperCase());
-    if (slot < 0 || event.repeat) return;
-    const index = slot + 1;
-    if (index > state.doc.chops.length) return;
+    return;
+  }
+  if (event.key === "?" && !event.ctrlKey && !event.metaKey) {
     event.preventDefault();
-    playChop(index);
-  });
+    el.shortcuts.showModal();
+    return;
+  }
+  if (ownsKey(target, event)) return;
+  if ((event.ctrlKey || event.metaKey) && !event.altKey) {
+    const key = event.key.toLowerCase();
+    if (key === "z" || key === "y") {
+      event.preventDefault();
+      undoRedo(key === "y" || event.shiftKey);
+    }
+    return; // every other Ctrl/⌘ combination is the browser's
+  }
+  if (event.altKey || !state.doc || el.result.hidden) return;
 
-  let resizeFrame = 0;
-  new ResizeObserver(() => {
-    cancelAnimationFrame(resizeFrame);
-    resizeFrame = requestAnimationFrame(() => {
-      if (!state.doc) return;
-      drawWave();
-      renderRuler(state.doc.duration);
-    });
-  }).observe(el.wave);
-})();
+  const pad = padFromCode(event.code);
+  if (pad) {
+    event.preventDefault();
+    if (event.repeat || pad > state.chops.length) return;
+    state.keyPads.set(event.code, pad);
+    pressPad(pad);
+    return;
+  }
+  const handled = {
+    " ": () => !event.repeat && toggleRecord(),
+    Escape: () => sampler.stopAll(),
+    a: () => addChop(sampler.isSounding("record") ? sampler.position("record") : view.cursor_s),
+    Delete: () => removeChop(state.selected),
+    Backspace: () => removeChop(state.selected),
+    ArrowLeft: () => nudge(state.selected, -(event.shiftKey ? beatStep() : FINE_STEP_S)),
+    ArrowRight: () => nudge(state.selected, event.shiftKey ? beatStep() : FINE_STEP_S),
+    "[": () => selectStep(-1),
+    "]": () => selectStep(1),
+    s: () => {
+      el.snap.value = SNAP_MODES[(SNAP_MODES.indexOf(el.snap.value) + 1) % SNAP_MODES.length];
+      say(`Snap ${el.snap.options[el.snap.selectedIndex].text}.`);
+    },
+    c: () => el.choke.click(),
+    m: () => state.selected >= 0 && cycleMode(state.selected + 1),
+    "+": () => view.zoomBy(2),
+    "=": () => view.zoomBy(2),
+    "-": () => view.zoomBy(0.5),
+    0: () => view.zoomToFit(),
+    ",": () => view.scrollBy(-0.5),
+    ".": () => view.scrollBy(0.5),
+  }[event.key.length === 1 ? event.key.toLowerCase() : event.key];
+  if (!handled) return;
+  if ((event.key === "ArrowLeft" || event.key === "ArrowRight") && state.selected < 0) return;
+  event.preventDefault();
+  handled();
+});
+
+document.addEventListener("keyup", (event) => {
+  const pad = state.keyPads.get(event.code);
+  if (pad) {
+    state.keyPads.delete(event.code);
+    releasePad(pad);
+  }
+});
+window.addEventListener("blur", () => {
+  for (const pad of state.keyPads.values()) releasePad(pad); // a key released in another window
+  state.keyPads.clear();
+});
+
+// --- pads: pointer, keys on a focused pad, mode buttons -------------------------------------------------------
+
+function cycleMode(index) {
+  const next = PAD_MODES[(PAD_MODES.indexOf(padMode(index)) + 1) % PAD_MODES.length];
+  state.padModes[index - 1] = next;
+  if (next !== "loop" && sampler.isSounding(index)) sampler.stop(index);
+  const button = el.pads.querySelector(`.pad-mode[data-index="${index}"]`);
+  if (button) {
+    button.dataset.mode = next;
+    button.lastChild.textContent = next;
+  }
+  say(`Pad ${index}: ${next}.`);
+}
+
+el.pads.addEventListener("pointerdown", (event) => {
+  const pad = event.target.closest(".pad");
+  if (!pad || pad.disabled || event.button !== 0) return;
+  pad.setPointerCapture(event.pointerId);
+  pressPad(Number(pad.dataset.index));
+});
+for (const type of ["pointerup", "pointercancel"]) {
+  el.pads.addEventListener(type, (event) => {
+    const pad = event.target.closest(".pad");
+    if (pad) releasePad(Number(pad.dataset.index));
+  });
+}
+el.pads.addEventListener("keydown", (event) => {
+  const pad = event.target.closest(".pad");
+  if (!pad || (event.key !== " " && event.key !== "Enter")) return;
+  event.preventDefault(); // Space on a focused pad plays the pad, not the record
+  event.stopPropagation();
+  const index = Number(pad.dataset.index);
+  state.lastKeyPad = { index, at: performance.now() };
+  if (!event.repeat) pressPad(index);
+});
+el.pads.addEventListener("keyup", (event) => {
+  const pad = event.target.closest(".pad");
+  if (!pad || (event.key !== " " && event.key !== "Enter")) return;
+  event.preventDefault();
+  state.lastKeyPad = { index: Number(pad.dataset.index), at: performance.now() };
+  releasePad(Number(pad.dataset.index));
+});
+el.pads.addEventListener("click", (event) => {
+  const mode = event.target.closest(".pad-mode");
+  if (mode) {
+    cycleMode(Number(mode.dataset.index));
+    return;
+  }
+  const pad = event.target.closest(".pad");
+  if (!pad || event.detail !== 0) return; // pointer clicks were played on pointerdown
+  const index = Number(pad.dataset.index);
+  const keyed = state.lastKeyPad.index === index && performance.now() - state.lastKeyPad.at < KEY_CLICK_WINDOW_MS;
+  if (!keyed) pressPad(index, 1, { asOneShot: true }); // activated by assistive technology
+});
+
+// --- the rest of the controls ---------------------------------------------------------------------------------
+
+el.file.addEventListener("change", () => takeFile(el.file.files && el.file.files[0]));
+el.form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  // Enter in a field chops and leaves the field, so that the next keys play pads instead of typing
+  if (isTextField(document.activeElement)) document.activeElement.blur();
+  chop(); // a new model result replaces the hand edits
+
+});
+el.form.addEventListener("input", (event) => {
+  if (event.target === fields.lambda) el.lambdaValue.textContent = Number(fields.lambda.value).toFixed(3);
+  if (event.target === fields.mode) showModeFields();
+  const name = event.target.name;
+  if (name) fieldError(name, "");
+  updateNotice();
+  updateActions();
+});
+el.playAll.addEventListener("click", toggleRecord);
+el.slice.addEventListener("click", () => chop({ points: state.editor.points }));
+el.download.addEventListener("click", download);
+$("zoom-in").addEventListener("click", () => view.zoomBy(2));
+$("zoom-out").addEventListener("click", () => view.zoomBy(0.5));
+$("zoom-fit").addEventListener("click", () => view.zoomToFit());
+el.add.addEventListener("click", () => addChop(sampler.isSounding("record") ? sampler.position("record") : view.cursor_s));
+el.remove.addEventListener("click", () => removeChop(state.selected));
+el.undo.addEventListener("click", () => undoRedo(false));
+el.redo.addEventListener("click", () => undoRedo(true));
+el.choke.addEventListener("change", () => {
+  sampler.choke = el.choke.checked;
+  say(el.choke.checked ? "Choke on: a pad cuts the others." : "Choke off: pads sound together.");
+});
+el.padModeAll.addEventListener("change", () => {
+  const mode = el.padModeAll.value;
+  if (!mode) return;
+  state.padModes = state.chops.map(() => mode);
+  sampler.stopPads();
+  renderPads();
+});
+el.help.addEventListener("click", () => el.shortcuts.showModal());
+
+for (const name of ["dragenter", "dragover"]) {
+  document.addEventListener(name, (event) => {
+    if (!event.dataTransfer || !Array.from(event.dataTransfer.types || []).includes("Files")) return;
+    event.preventDefault();
+    event.dataTransfer.dropEffect = "copy";
+    el.drop.classList.add("over");
+  });
+}
+document.addEventListener("dragleave", (event) => {
+  if (event.relatedTarget === null) el.drop.classList.remove("over");
+});
+document.addEventListener("drop", (event) => {
+  if (!event.dataTransfer || !event.dataTransfer.files.length) return;
+  event.preventDefault();
+  el.drop.classList.remove("over");
+  takeFile(event.dataTransfer.files[0]);
+});
+
+// --- MIDI -----------------------------------------------------------------------------------------------------
+
+function handleMidi(data) {
+  const message = parseMidi(data, Math.min(16, state.chops.length));
+  if (!message) return;
+  if (message.on) pressPad(message.pad, message.velocity);
+  else releasePad(message.pad);
+}
+
+if (midiAvailable()) {
+  el.midi.addEventListener("click", async () => {
+    try {
+      const names = await connectMidi(handleMidi);
+      state.midiNames = names;
+      const list = names();
+      el.midiStatus.textContent = list.length ? `MIDI: ${list.join(", ")}` : "MIDI on: no input connected yet";
+    } catch {
+      el.midiStatus.textContent = "MIDI access was refused";
+    }
+  });
+} else {
+  el.midi.disabled = true;
+  el.midi.title = "This browser does not offer Web MIDI";
+  el.midiStatus.textContent = "no Web MIDI here";
+}
+
+// --- start ----------------------------------------------------------------------------------------------------
+
+let resizeFrame = 0;
+new ResizeObserver(() => {
+  cancelAnimationFrame(resizeFrame);
+  resizeFrame = requestAnimationFrame(() => state.doc && view.resized());
+}).observe($("wave"));
+
+state.capsReady = Capabilities.load().then((caps) => {
+  state.caps = caps;
+  applyCapabilities(caps);
+  document.body.dataset.capabilities = [...["points", "snap", ...SLICE_FIELDS].filter((name) => caps.supports(name))].join(" ");
+});
+
+/** Read-only views of the page's state for tests and automation, and midi(), which feeds one MIDI message in as a
+ * pad controller would (the way to test the MIDI mapping without a device). */
+window.sampleChop = Object.freeze({
+  points: () => (state.editor ? [...state.editor.points] : []),
+  chops: () => state.chops.map((chop) => ({ ...chop })),
+  onsets: () => [...state.onsets],
+  selected: () => state.selected,
+  padModes: () => [...state.padModes],
+  voice: (id) => sampler.elapsed(id),
+  level: () => sampler.level(),
+  audioTime: () => sampler.now(),
+  timings: () => [...state.timings],
+  midi: (data) => handleMidi(data),
+  describeProblem: (status, problem) => describeProblem(status, problem, state.caps, null),
+  sentence,
+});
