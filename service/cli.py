@@ -1,6 +1,8 @@
 """``samplechop``: chop records from the command line, or run the HTTP service.
 
-Bad input ends the program with exit status 2 and one readable line on stderr.
+The chop options are made from the parameter table (:mod:`service.parameters`): one ``--name`` per parameter, with
+its help, range and default, parsed by the same rules as the HTTP API's fields. Bad input ends the program with
+exit status 2 and one readable line on stderr; in a folder, each bad record gets its line and the rest go on.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from service.parameters import PARAMETERS, ChopParams, InvalidParameters, Parameter
 
 # What folder mode picks up: the suffixes of the containers the decoder accepts (shared_features.audio).
 AUDIO_SUFFIXES = {
@@ -25,17 +29,30 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="samplechop", description="Chop a record into sampler pads.")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    chop = commands.add_parser("chop", help="chop a record (or every record in a folder)")
+    chop = commands.add_parser(
+        "chop",
+        help="chop a record (or every record in a folder)",
+        description="Chop a record into sampler pads: WAV slices named after the record, an SFZ instrument, an MPC "
+        "drum program, a MIDI file and chops.json. A folder is chopped record by record into OUT/<record>/.",
+    )
     chop.add_argument("record", type=Path, help="an audio file (WAV, AIFF, FLAC, OGG, MP3) or a folder of them")
-    chop.add_argument("--chops", type=int, default=8, help="how many chops to make (default 8)")
-    chop.add_argument("--top-n", type=int, default=16, help="candidates considered before diversification (16)")
-    chop.add_argument("--lambda", dest="diversity", type=float, default=0.999, help="diversity weight 0..1 (0.999)")
-    chop.add_argument("--threshold", type=float, default=0.7, help="candidate probability threshold (0.7)")
-    chop.add_argument("--min-distance", type=float, default=0.25, help="seconds between chops at least (0.25)")
-    chop.add_argument("--max-length", type=float, default=None, help="longest slice in seconds (default: none)")
-    chop.add_argument("--bit-depth", type=int, choices=(16, 24), default=16, help="WAV bit depth of slices")
+    for parameter in PARAMETERS:
+        # Taken as text and parsed by the parameter's own rules: a bad value is one line (`samplechop: chops must
+        # be between 1 and 128`), as the same value would be a 422 from the HTTP API.
+        chop.add_argument(
+            parameter.cli_flag,
+            dest=parameter.name,
+            default=None,
+            metavar=_metavar(parameter),
+            help=parameter.help_text(),
+        )
     chop.add_argument("--format", choices=("json", "text"), default="text", help="what to print (text)")
-    chop.add_argument("--out", type=Path, default=None, help="write slices and chops.json here")
+    chop.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="write the slices, the sampler programs and chops.json here (a folder: into OUT/<record>/)",
+    )
     chop.add_argument("--model", type=Path, default=None, help="an ONNX model (default: the shipped one)")
 
     serve = commands.add_parser(
@@ -50,6 +67,14 @@ def _parser() -> argparse.ArgumentParser:
         "--workers", type=int, default=None, help="uvicorn worker processes (default: SAMPLECHOP_WORKERS or 1)"
     )
     return parser
+
+
+def _metavar(parameter: Parameter) -> str:
+    if parameter.choices is not None:
+        return "{" + ",".join(str(choice) for choice in parameter.choices) + "}"
+    if parameter.kind == "points":
+        return "T1,T2,…"
+    return "N" if parameter.kind == "int" else "S" if parameter.unit == "s" else "X"
 
 
 def _records(path: Path) -> list[Path]:
@@ -77,9 +102,19 @@ def _native_stderr_silenced() -> Iterator[None]:
 
 
 def _text_summary(name: str, document: dict) -> str:
-    lines = [f"{name}: {document['duration']:.2f} s, {len(document['chops'])} chops (model {document['model_id']})"]
+    key = document.get("key")
+    facts = [f"{document['duration']:.2f} s", f"{len(document['chops'])} chops"]
+    if document.get("tempo_bpm"):
+        facts.append(f"{document['tempo_bpm']:.1f} BPM, {document['beats_per_bar']} beats a bar")
+    if key:
+        facts.append(f"key {key['tonic']} {key['mode']} ({key['confidence']:.2f})")
+    lines = [f"{name}: {', '.join(facts)} (model {document['model_id']})"]
     for chop in document["chops"]:
-        lines.append(f"  {chop['index']:>2}  {chop['start']:8.3f} → {chop['end']:8.3f} s  p={chop['probability']:.3f}")
+        length = f"{chop['bars']} bar{'s' if chop['bars'] != 1 else ''}" if chop.get("bars") else chop.get("mode", "")
+        lines.append(
+            f"  {chop['index']:>2}  {chop['start']:8.3f} → {chop['end']:8.3f} s  p={chop['probability']:.3f}  "
+            f"{length:<9} {chop['file']}"
+        )
     return "\n".join(lines)
 
 
@@ -106,40 +141,46 @@ def _progress(records: list[Path]) -> tuple[Iterable[Path], Callable[[str], None
 
 
 def _chop(args: argparse.Namespace) -> int:
-    # Imported here, not at module level: `samplechop --help` and argument errors answer without loading numpy,
-    # scipy or onnxruntime. The model (one onnxruntime session) is loaded once for all records, and nothing is
-    # warmed up: a CLI run pays only for the records it chops.
-    from service.engine import DEFAULT_MODEL_PATH, ChopModel, ChopParams, Chopper, result_json, write_slices
-
-    params = ChopParams(
-        chops=args.chops,
-        top_n=args.top_n,
-        diversity=args.diversity,
-        threshold=args.threshold,
-        min_distance_s=args.min_distance,
-        max_length_s=args.max_length,
-        bit_depth=args.bit_depth,
-    )
+    params = ChopParams.from_text({parameter.name: getattr(args, parameter.name) for parameter in PARAMETERS})
     if not args.record.exists():
         raise FileNotFoundError(f"no such file or folder: {args.record}")
     records = _records(args.record)
     if not records:
         raise FileNotFoundError(f"no audio files in {args.record}")
+    # Imported here, not at module level: `samplechop --help` and argument errors answer without loading numpy,
+    # scipy or onnxruntime. The model (one onnxruntime session) is loaded once for all records, and nothing is
+    # warmed up: a CLI run pays only for the records it chops.
+    from service.engine import DEFAULT_MODEL_PATH, ChopModel, Chopper
+    from service.engine.exports import record_slug
+    from service.engine.pipeline import result_json, write_slices
+
     chopper = Chopper(ChopModel(args.model or DEFAULT_MODEL_PATH))
-    many = len(records) > 1
+    many = args.record.is_dir()
     documents = []
     status = 0
+    failed = 0
+    folders: set[str] = set()
     iterated, say = _progress(records)
     for record in iterated:
+        # In a folder, each record's files go to OUT/<slug>/ and are named after that slug: letters, digits and
+        # dashes only, so no record's name (`...wav`, `../x.wav`) can write outside OUT; two records with one
+        # slug (`a.wav`, `a.flac`) get `a` and `a-2`.
+        slug = _unique(record_slug(record.name), folders) if many else record_slug(record.name)
         try:
             with _native_stderr_silenced():
-                chopped = chopper.chop(record, params)
+                chopped = chopper.chop(record, params, name=slug)
                 if args.out is not None:  # slices are decoded from the record here too
-                    write_slices(chopped, args.out / record.stem if many else args.out)
+                    write_slices(chopped, args.out / slug if many else args.out)
         except _bad_input() as error:
             # One line per bad record; in a folder the others are still chopped, and the exit status says so.
             say(f"samplechop: {f'{record}: ' if many else ''}{_one_line(error)}")
-            status = max(status, 2)
+            status, failed = max(status, 2), failed + 1
+            continue
+        except Exception as error:  # a fault of the program on this record: said in one line, the rest go on
+            if not many:
+                raise
+            say(f"samplechop: {record}: internal error ({type(error).__name__}): {_one_line(error)}")
+            status, failed = max(status, 1), failed + 1
             continue
         document = json.loads(result_json(chopped))
         document["record"] = str(record)
@@ -148,15 +189,30 @@ def _chop(args: argparse.Namespace) -> int:
             print(_text_summary(record.name, document))
     if args.format == "json" and documents:
         print(json.dumps(documents if many else documents[0], indent=2))
+    if many:
+        where = f" into {args.out}" if args.out is not None else ""
+        # Not prefixed "samplechop:" like the error lines, so a script counting those counts only failures.
+        say(f"summary: {len(records) - failed} of {len(records)} records chopped{where}, {failed} failed")
     return status
+
+
+def _unique(slug: str, taken: set[str]) -> str:
+    """``slug``, or ``slug-2``, ``slug-3`` … when records in one folder share a slug (``a.wav`` and ``a.flac``)."""
+    name, number = slug, 1
+    while name in taken:
+        number += 1
+        name = f"{slug}-{number}"
+    taken.add(name)
+    return name
 
 
 def _bad_input() -> tuple[type[BaseException], ...]:
     """Errors that mean "this record cannot be chopped" (exit status 2), not a fault of the program."""
     from service.engine import AudioDecodeError, RecordTooLong, SilentRecord
+    from service.engine.pipeline import RecordTooShort
     from shared_features.audio import AudioLimitError
 
-    return (AudioDecodeError, AudioLimitError, RecordTooLong, SilentRecord, OSError)
+    return (AudioDecodeError, AudioLimitError, RecordTooLong, RecordTooShort, SilentRecord, InvalidParameters, OSError)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -168,19 +224,27 @@ def _serve(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from service.engine import InvalidParameters, ModelLoadError
-
     try:
         return _chop(args) if args.command == "chop" else _serve(args)
-    except (*_bad_input(), InvalidParameters, ModelLoadError) as error:
+    except InvalidParameters as error:  # before anything heavy is imported
         print(f"samplechop: {_one_line(error)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("samplechop: interrupted", file=sys.stderr)
         return 130
-    except Exception as error:  # a fault of the program, not of the input: still one line, and status 1
-        print(f"samplechop: internal error ({type(error).__name__}): {_one_line(error)}", file=sys.stderr)
-        return 1
-    return 2
+    except Exception as error:
+        return _failed(error)
+
+
+def _failed(error: Exception) -> int:
+    """One line on stderr: status 2 for bad input, 1 for a fault of the program."""
+    from service.engine import ModelLoadError
+
+    if isinstance(error, (*_bad_input(), ModelLoadError)):
+        print(f"samplechop: {_one_line(error)}", file=sys.stderr)
+        return 2
+    print(f"samplechop: internal error ({type(error).__name__}): {_one_line(error)}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

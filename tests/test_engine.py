@@ -21,7 +21,8 @@ from service.engine import (
     write_slices,
     zip_bytes,
 )
-from service.engine.slices import FADE_S
+from service.engine.pipeline import root_note_for, zip_name
+from service.engine.slices import FADE_IN_S, FADE_OUT_S, dc_offset
 from tests.synth import SynthRecord, beat_record
 
 
@@ -129,17 +130,19 @@ def test_slices_tile_the_record_sample_exactly(chopper, beat_wav: Path) -> None:
     first = record.result.chops[0].start_sample
     pieces = [original[chop.start_sample : chop.end_sample] for chop in record.result.chops]
     np.testing.assert_array_equal(np.concatenate(pieces), original[first:])
-    fade = round(FADE_S * record.audio.original_rate)
+    rate = record.audio.original_rate
+    fade_in, fade_out = round(FADE_IN_S * rate), round(FADE_OUT_S * rate)
     for (name, data), chop in zip(slice_files(record), record.result.chops, strict=True):
-        decoded, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
-        assert name == f"chop_{chop.index:02d}.wav"
-        assert rate == 44_100
+        decoded, wav_rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+        assert name == chop.file == f"beats_{chop.index:02d}.wav"
+        assert wav_rate == 44_100
         assert decoded.shape == (chop.end_sample - chop.start_sample, 2)
-        interior = slice(fade, decoded.shape[0] - fade)
-        np.testing.assert_allclose(
-            decoded[interior], original[chop.start_sample : chop.end_sample][interior], atol=1e-4
-        )
-        assert abs(decoded[0]).max() < 1e-3  # faded in: no click
+        # Between the fades the slice is the original less its DC offset (clean edges, slices.py)
+        dc = dc_offset(original, chop.start_sample, chop.end_sample, sample_rate_hz=rate)
+        interior = slice(fade_in, decoded.shape[0] - fade_out)
+        expected = np.clip(original[chop.start_sample : chop.end_sample][interior] - dc, -1.0, 1.0)
+        np.testing.assert_allclose(decoded[interior], expected, atol=1e-4)
+        assert abs(decoded[0]).max() < 1e-3 and abs(decoded[-1]).max() < 1e-3  # faded in and out: no click
 
 
 def test_no_chop_starts_in_the_last_moments(chopper, beat_wav: Path) -> None:
@@ -157,14 +160,22 @@ def test_max_length_and_24_bit(chopper, beat_wav: Path) -> None:
 
 
 def test_zip_and_folder_output(chopper, beat_wav: Path, tmp_path: Path) -> None:
-    record = chopper.chop(beat_wav, ChopParams(chops=4))
+    record = chopper.chop(beat_wav, ChopParams(chops=4), name="Beat Tape (Side A).flac")
+    assert zip_name(record) == "beat-tape-side-a.zip"
     with zipfile.ZipFile(io.BytesIO(zip_bytes(record))) as archive:
         names = archive.namelist()
         document = json.loads(archive.read("chops.json"))
-    assert names == [*[f"chop_{i:02d}.wav" for i in range(1, 5)], "chops.json"]
-    assert [c["file"] for c in document["chops"]] == names[:-1]
+    slices = [f"beat-tape-side-a_{i:02d}.wav" for i in range(1, 5)]
+    programs = ["beat-tape-side-a.sfz", "beat-tape-side-a.xpm", "beat-tape-side-a.mid"]
+    assert names == [*slices, *programs, "chops.json"]
+    assert [c["file"] for c in document["chops"]] == slices
+    assert document["exports"] == programs and document["slug"] == "beat-tape-side-a"
     written = write_slices(record, tmp_path / "out")
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(p.name for p in written)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(p.name for p in written) == sorted(names)
+    # one program only when asked (the slices and chops.json always)
+    only_xpm = chopper.chop(beat_wav, ChopParams(chops=4, export="xpm"))
+    with zipfile.ZipFile(io.BytesIO(zip_bytes(only_xpm))) as archive:
+        assert archive.namelist() == [*(f"beats_{i:02d}.wav" for i in range(1, 5)), "beats.xpm", "chops.json"]
 
 
 def test_more_chops_than_material_returns_what_there_is(chopper, tmp_path: Path) -> None:
@@ -202,3 +213,204 @@ def test_duration_limit(beat_wav: Path) -> None:
 def test_bad_parameters(params: dict) -> None:
     with pytest.raises(InvalidParameters):
         ChopParams(**params)
+
+
+# --- one parameter model -----------------------------------------------------------------------------------------
+
+
+def test_every_parameter_is_defined_once_and_agrees_with_the_engine() -> None:
+    from dataclasses import fields
+
+    from service.engine import exports, slicing
+    from service.engine.slices import LOOP_CROSSFADE_S
+    from service.parameters import BY_NAME, PARAMETERS
+
+    assert [p.attribute for p in PARAMETERS] == [f.name for f in fields(ChopParams)]
+    assert {p.name for p in PARAMETERS} >= {
+        *("chops", "top_n", "lambda", "threshold", "min_distance", "max_length", "bit_depth", "mode", "bars"),
+        *("beats", "one_shot_max", "loop_crossfade", "root_note", "export", "points", "snap"),
+    }
+    for parameter in PARAMETERS:
+        assert parameter.help and parameter.default == getattr(ChopParams(), parameter.attribute)
+        parameter.check(parameter.default)  # every default is allowed
+    # the defaults the engine's own modules also hold
+    assert BY_NAME["mode"].choices == tuple(mode.value for mode in slicing.LengthMode)
+    assert BY_NAME["bars"].choices == slicing.BAR_CHOICES
+    assert BY_NAME["one_shot_max"].default == slicing.ONE_SHOT_MAX_S
+    assert BY_NAME["loop_crossfade"].default == LOOP_CROSSFADE_S
+    assert BY_NAME["root_note"].default == exports.DEFAULT_ROOT_NOTE
+    # text (CLI arguments) parses to the same parameters, and the document echoes them under their names
+    params = ChopParams.from_text({"lambda": "0.5", "min_distance": "0.5", "points": " 1.5, 2,3.25 ", "bars": "2"})
+    assert params == ChopParams(diversity=0.5, min_distance_s=0.5, points=(1.5, 2.0, 3.25), bars=2)
+    assert params.to_dict()["lambda"] == 0.5 and params.to_dict()["points"] == [1.5, 2.0, 3.25]
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"chops": "x"}, "chops must be a whole number"),
+        ({"beats": "0"}, "beats must be more than 0"),
+        ({"mode": "loop"}, "mode must be one of to-next, bars, beats, one-shot"),
+        ({"bars": "3"}, "bars must be one of 1, 2, 4"),
+        ({"points": "2,1"}, "increasing order"),
+        ({"points": "1,1.0"}, "must not repeat"),
+        ({"points": "1e3"}, "seconds separated by commas"),
+        ({"points": "-1"}, "seconds separated by commas"),
+        ({"root_note": "128"}, "root_note must be between 0 and 127"),
+    ],
+)
+def test_bad_text_values_are_named(values: dict[str, str], message: str) -> None:
+    with pytest.raises(InvalidParameters, match=message):
+        ChopParams.from_text(values)
+
+
+def test_pad_notes_stay_midi_notes() -> None:
+    assert root_note_for(8, 36) == 36
+    assert root_note_for(128, 36) == 0 and root_note_for(100, 60) == 28
+
+
+# --- length modes on the synthetic grooves ------------------------------------------------------------------------
+
+
+def _wav_chunks(data: bytes) -> dict[bytes, bytes]:
+    from service.engine.slices import riff_chunks
+
+    return {identifier: data[offset : offset + size] for identifier, offset, size in riff_chunks(data)}
+
+
+def test_bars_chops_are_whole_bars_from_downbeats_and_loop_without_a_click(chopper, grooves) -> None:
+    import struct
+
+    for data, synth in grooves:
+        bpm = 60.0 / float(np.median(np.diff(synth.beats_s)))
+        record = chopper.chop(data, ChopParams(chops=4, mode="bars"))
+        result = record.result
+        loops = [chop for chop in result.chops if chop.loop]
+        assert len(loops) >= 3, [chop.to_dict() for chop in result.chops]
+        rate = result.sample_rate
+        on_true_downbeat = 0
+        wavs = dict(slice_files(record))
+        for chop in loops:
+            assert chop.mode == "bars" and chop.bars in (1, 2, 4)
+            # whole bars to the sample at the tempo fitted around the chop, which is the record's within 1 % (the
+            # fit near the grid's end leans on fewer beats)
+            bar_samples = chop.bars * result.beats_per_bar * 60.0 / chop.tempo_bpm * rate
+            assert chop.length_samples == round(bar_samples)
+            assert chop.tempo_bpm == pytest.approx(bpm, rel=0.01)
+            assert chop.length_beats == pytest.approx(chop.bars * 4, abs=1e-4)  # within a sample
+            # it starts a few ms before its attack, and the attack is on a decoded downbeat
+            assert 0 <= chop.attack_sample - chop.start_sample <= round(0.009 * rate)
+            assert chop.downbeat and np.min(np.abs(result.downbeats_s - chop.attack)) <= 0.035
+            on_true_downbeat += int(np.min(np.abs(synth.downbeats_s - chop.attack)) <= 0.035)
+            # the WAV loops over all of itself and its seam (last sample → first) does not click: no larger than
+            # the biggest step between neighbouring samples of the original around the start
+            decoded, _ = sf.read(io.BytesIO(wavs[chop.file]), dtype="float32", always_2d=True)
+            assert decoded.shape[0] == chop.length_samples
+            original = record.audio.read(chop.start_sample - 441, chop.start_sample + 441)
+            seam = float(np.max(np.abs(decoded[0] - decoded[-1])))
+            assert seam <= float(np.max(np.abs(np.diff(original, axis=0)))) + 2**-14
+            smpl = _wav_chunks(wavs[chop.file])[b"smpl"]
+            assert struct.unpack("<I", smpl[12:16])[0] == chop.note  # unity note
+            assert struct.unpack("<2I", smpl[44:52]) == (0, chop.length_samples - 1)  # the loop: all of it
+        assert on_true_downbeat >= len(loops) - 1  # the decoded downbeats are the real ones (one slip allowed)
+
+
+def test_one_shot_chops_end_before_the_next_hit(chopper, beat_wav: Path, beat_synth: SynthRecord) -> None:
+    result = chopper.chop(beat_wav, ChopParams(chops=6, mode="one-shot", one_shot_max_s=1.0)).result
+    rate = result.sample_rate
+    hits = np.round(beat_synth.beats_s * rate).astype(int)
+    assert len(result.chops) == 6
+    for chop in result.chops:
+        following = hits[hits > chop.attack_sample + round(0.03 * rate)]
+        assert chop.mode == "one-shot" and not chop.loop
+        assert chop.start_sample < chop.attack_sample < chop.end_sample
+        if following.size:
+            assert chop.end_sample <= following[0], chop
+            assert chop.end_sample >= following[0] - round(0.05 * rate)  # not cut short: the hit rings to the next
+        assert chop.end - chop.start <= 1.0 + 0.005
+
+
+def test_hand_placed_points_are_honoured_to_the_sample(chopper, beat_wav: Path) -> None:
+    points = (0.123457, 1.0, 2.718282, 5.5)
+    record = chopper.chop(beat_wav, ChopParams(points=points))
+    result = record.result
+    rate = result.sample_rate
+    assert [chop.start_sample for chop in result.chops] == [round(p * rate) for p in points]
+    assert [round(chop.to_dict()["start"] * rate) for chop in result.chops] == [round(p * rate) for p in points]
+    assert [chop.end_sample for chop in result.chops] == [*(round(p * rate) for p in points[1:]), record.audio.frames]
+    assert [chop.rank for chop in result.chops] == [1, 2, 3, 4] and result.candidates == 4
+    assert result.params["points"] == list(points)
+    for (_, data), chop in zip(slice_files(record), result.chops, strict=True):
+        assert sf.info(io.BytesIO(data)).frames == chop.length_samples
+    # the same modes apply: bars from a hand-placed point are still whole bars at the local tempo
+    bars = chopper.chop(beat_wav, ChopParams(points=(0.3, 2.8), mode="bars", bars=1)).result
+    assert [chop.start_sample for chop in bars.chops] == [round(0.3 * rate), round(2.8 * rate)]
+    assert all(chop.loop and chop.bars == 1 for chop in bars.chops)
+
+
+def test_points_snap_to_the_grid_or_an_onset(chopper, beat_wav: Path, beat_synth: SynthRecord) -> None:
+    beats = beat_synth.beats_s
+    near = (beats[1] + 0.08, beats[4] - 0.07, beats[6] + 0.05)
+    for snap in ("grid", "onset"):
+        result = chopper.chop(beat_wav, ChopParams(points=near, snap=snap)).result
+        for chop, beat in zip(result.chops, (beats[1], beats[4], beats[6]), strict=True):
+            assert abs(chop.attack - beat) <= 0.01, (snap, chop)
+            assert 0 < chop.attack - chop.start <= 0.009  # then sliced a few ms before the attack
+
+
+@pytest.mark.parametrize(
+    ("points", "message"),
+    [((1.0, 8.5), "8.500000 s is not inside the record"), ((1.0, 1.00001), "fall on the same sample")],
+)
+def test_points_the_record_cannot_hold(chopper, beat_wav: Path, points: tuple[float, ...], message: str) -> None:
+    with pytest.raises(InvalidParameters, match=message):
+        chopper.chop(beat_wav, ChopParams(points=points))
+
+
+def test_exports_parse_back_and_point_at_the_slices(chopper, beat_wav: Path) -> None:
+    import struct
+    import xml.etree.ElementTree as ET
+
+    from tests.test_exports import _parse_midi, _parse_sfz
+
+    record = chopper.chop(beat_wav, ChopParams(chops=5, mode="beats", beats=2, root_note=48), name="Loop Kit.wav")
+    with zipfile.ZipFile(io.BytesIO(zip_bytes(record))) as archive:
+        files = {name: archive.read(name) for name in archive.namelist()}
+    document = json.loads(files["chops.json"])
+    chops = document["chops"]
+    assert [chop["note"] for chop in chops] == list(range(48, 48 + len(chops)))
+    regions = _parse_sfz(files["loop-kit.sfz"].decode())
+    assert [region["sample"] for region in regions] == [chop["file"] for chop in chops]
+    assert [int(region["pitch_keycenter"]) for region in regions] == [chop["note"] for chop in chops]
+    for region, chop in zip(regions, chops, strict=True):
+        frames = sf.info(io.BytesIO(files[chop["file"]])).frames
+        assert region["loop_mode"] == "loop_continuous" and region["loop_end"] == str(frames - 1)
+    program = ET.fromstring(files["loop-kit.xpm"]).find("Program")
+    instruments = program.findall("Instruments/Instrument")
+    names = [instrument.find("Layers/Layer/SampleName").text for instrument in instruments[: len(chops)]]
+    assert [f"{name}.wav" for name in names] == [chop["file"] for chop in chops]
+    midi = _parse_midi(files["loop-kit.mid"])
+    ((_, tempo),) = midi["meta"][0x51]
+    assert 60_000_000 / int.from_bytes(tempo, "big") == pytest.approx(document["tempo_bpm"], abs=0.01)
+    seconds_per_tick = int.from_bytes(tempo, "big") / 1e6 / midi["division"]
+    ons = [(tick, note) for tick, is_on, note, _ in midi["notes"] if is_on]
+    assert [note for _, note in ons] == [chop["note"] for chop in chops]
+    for (tick, _), chop in zip(ons, chops, strict=True):
+        assert abs(tick * seconds_per_tick - chop["start"]) <= seconds_per_tick
+    for chop in chops:  # the WAV knows its note, loop and tempo
+        chunks = _wav_chunks(files[chop["file"]])
+        assert struct.unpack("<I", chunks[b"smpl"][12:16])[0] == chop["note"]
+        assert struct.unpack("<f", chunks[b"acid"][20:24])[0] == pytest.approx(chop["tempo_bpm"], rel=1e-5)
+
+
+def test_the_record_and_each_chop_have_a_key(chopper, tmp_path: Path) -> None:
+    from tests.test_key import progression
+
+    path = tmp_path / "c-major.wav"
+    sf.write(path, progression("C", "I-IV-V-I", repeats=3), 22_050)
+    record = chopper.chop(path, ChopParams(points=(0.0, 6.0, 12.0)))
+    document = record.result.to_dict()
+    assert (document["key"]["tonic"], document["key"]["mode"]) == ("C", "major")
+    assert document["key"]["method"] and document["key"]["confidence"] > 0
+    for chop in document["chops"]:  # each chop holds the whole progression once: its own key is the same
+        assert (chop["key"]["tonic"], chop["key"]["mode"]) == ("C", "major")

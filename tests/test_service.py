@@ -245,12 +245,16 @@ def test_zip_answer_holds_the_chops(server_a: Server, client: httpx.Client, reco
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/zip"
     result_id = response.headers["content-location"].removeprefix("/chops/").removesuffix(".zip")
-    assert response.headers["content-disposition"] == f'attachment; filename="samplechop-{result_id}.zip"'
+    assert response.headers["content-disposition"] == 'attachment; filename="beats.zip"'  # named after the record
     assert int(response.headers["content-length"]) == len(response.content)
     entries = _zip_entries(response.content)
     document = json.loads(entries.pop("chops.json"))
     assert document["id"] == result_id
-    assert sorted(entries) == [chop["file"] for chop in document["chops"]] == [f"chop_{i:02d}.wav" for i in range(1, 6)]
+    programs = {name: entries.pop(name) for name in ("beats.sfz", "beats.xpm", "beats.mid")}
+    assert document["exports"] == list(programs)
+    assert (
+        sorted(entries) == [chop["file"] for chop in document["chops"]] == [f"beats_{i:02d}.wav" for i in range(1, 6)]
+    )
     # the JSON answer for the same record and parameters is the same document
     as_json = _post(client, server_a, path, data={"chops": "5"}).json()
     assert _without(as_json, "id", "zip_url") == _without(document, "id", "zip_url")
@@ -264,10 +268,69 @@ def test_zip_answer_holds_the_chops(server_a: Server, client: httpx.Client, reco
         total += info.frames
     spans = sum(chop["end"] - chop["start"] for chop in document["chops"])
     assert abs(total - spans * source.samplerate) <= len(document["chops"])
-    # ...and the stored copy is the same bytes
+    # ...and the stored copy is the same bytes, under the same name
     again = client.get(server_a.url + response.headers["content-location"])
     assert again.status_code == 200
     assert again.content == response.content
+    assert again.headers["content-disposition"] == 'attachment; filename="beats.zip"'
+
+
+def test_hand_placed_points_slices_and_exports(
+    server_a: Server, client: httpx.Client, records: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What the web page does after an edit: the exact points, snapping off, a slice mode and one export; then it
+    downloads `zip_url`, which must hold slices starting exactly there and the chosen program."""
+    path = records["beats.wav"]
+    points = "0.123457,1.5,2.000023,4.75"
+    fields = {"points": points, "snap": "off", "mode": "one-shot", "export": "xpm", "bit_depth": "24"}
+    response = _post(client, server_a, path, data=fields)
+    assert response.status_code == 200, response.text
+    document = response.json()
+    rate = document["sample_rate"]
+    expected = [round(float(p) * rate) for p in points.split(",")]
+    assert [round(chop["start"] * rate) for chop in document["chops"]] == expected
+    assert all(chop["mode"] == "one-shot" for chop in document["chops"])
+    download = client.get(server_a.url + document["zip_url"])
+    assert download.headers["content-disposition"] == 'attachment; filename="beats.zip"'
+    entries = _zip_entries(download.content)
+    assert sorted(entries) == sorted([*(c["file"] for c in document["chops"]), "beats.xpm", "chops.json"])
+    for chop in document["chops"]:
+        info = sf.info(io.BytesIO(entries[chop["file"]]))
+        assert info.subtype == "PCM_24"
+        assert info.frames == round(chop["end"] * rate) - round(chop["start"] * rate)
+    # the CLI makes the same document from the same options
+    expected_document = _cli_document(
+        capsys,
+        path,
+        server_a.settings.model_path,
+        "--points",
+        points,
+        "--mode",
+        "one-shot",
+        "--export",
+        "xpm",
+        "--bit-depth",
+        "24",
+    )
+    assert _without(document, "id", "zip_url") == _without(expected_document, "record")
+
+
+@pytest.mark.parametrize(
+    ("values", "detail"),
+    [
+        ({"points": "1.0,7.5"}, "7.500000 s is not inside the record"),
+        ({"points": "2,1"}, "increasing order"),
+        ({"points": "1,abc"}, "separated by commas"),
+        ({"mode": "loops"}, "mode"),
+        ({"export": "wav"}, "export"),
+        ({"bars": "3"}, "bars must be one of 1, 2, 4"),
+    ],
+)
+def test_bad_points_and_choices_are_422(
+    server_a: Server, client: httpx.Client, records: dict[str, Path], values: dict[str, str], detail: str
+) -> None:
+    problem = _assert_problem(_post(client, server_a, records["beats.wav"], data=values), 422, "invalid-parameters")
+    assert detail in problem["detail"]
 
 
 def test_accept_header_asks_for_the_zip(server_a: Server, client: httpx.Client, records: dict[str, Path]) -> None:
@@ -708,9 +771,9 @@ def test_the_contract_and_the_behaviour_agree(tmp_path: Path, records: dict[str,
             body, headers = _multipart([*parts, ("chops", None, b"4"), ("file", "b.wav", wav)])
             too_many = _assert_problem(await session.post("/chop", content=body, headers=headers), 400)
             assert "32" in too_many["detail"]
-            body, headers = _multipart([("chops", None, b"4" * 1025), ("file", "b.wav", wav)])
+            body, headers = _multipart([("chops", None, b"4" * 2049), ("file", "b.wav", wav)])
             long_field = _assert_problem(await session.post("/chop", content=body, headers=headers), 400)
-            assert "1024" in long_field["detail"]
+            assert "2048" in long_field["detail"]
 
     asyncio.run(probe())
 

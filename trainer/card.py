@@ -57,12 +57,13 @@ def card_path(onnx_path: Path) -> Path:
     return onnx_path.with_suffix(".card.json")
 
 
-def write_card(onnx_path: Path, card: dict[str, Any]) -> Path:
-    """Write ``card`` (plus creation time, package versions and commit) beside the model; returns its path."""
+def write_card(onnx_path: Path, card: dict[str, Any], *, commit: str | None = None) -> Path:
+    """Write ``card`` (plus creation time, package versions and the commit the run started from — now, unless
+    given) beside the model; returns its path."""
     full = {
         **card,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "source_commit": source_commit(),
+        "source_commit": commit or source_commit(),
         "versions": package_versions(),
     }
     path = card_path(onnx_path)

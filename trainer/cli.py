@@ -125,7 +125,15 @@ def _sources(corpus_dir: Path) -> Any:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def _export(keras_path: Path, dataset: Path, onnx_path: Path, *, recipe: dict[str, Any], extra: dict[str, Any]):
+def _export(
+    keras_path: Path,
+    dataset: Path,
+    onnx_path: Path,
+    *,
+    recipe: dict[str, Any],
+    extra: dict[str, Any],
+    commit: str | None = None,
+) -> dict[str, Any]:
     import numpy as np
 
     from shared_features import FEATURE_SPEC
@@ -165,7 +173,7 @@ def _export(keras_path: Path, dataset: Path, onnx_path: Path, *, recipe: dict[st
         "licence": "Trained only on the rendered corpus described in data; see trainer/CORPUS.md.",
         **extra,
     }
-    write_card(onnx_path, card)
+    write_card(onnx_path, card, commit=commit)
     return {"model_id": identity, "onnx": str(onnx_path), "parity_max_abs_diff": difference, "metrics": card["metrics"]}
 
 
@@ -175,9 +183,11 @@ def _install(onnx_path: Path) -> None:
 
 
 def _all(out: Path, recipe: dict[str, Any], workers: int) -> dict[str, Any]:
+    from trainer.card import source_commit
     from trainer.network import fit_network
     from trainer.sequences import build_dataset
 
+    commit = source_commit()  # the code the run starts from, whatever is committed while it trains
     timings: dict[str, float] = {}
     started = time.perf_counter()
     corpus = _corpus(
@@ -192,7 +202,7 @@ def _all(out: Path, recipe: dict[str, Any], workers: int) -> dict[str, Any]:
     timings["fit_s"] = time.perf_counter() - started
     started = time.perf_counter()
     extra = {"timings_s": {k: round(v, 1) for k, v in timings.items()}, "corpus_render_wall_s": corpus["wall_s"]}
-    report = _export(keras_path, out / "dataset", out / "model.onnx", recipe=recipe, extra=extra)
+    report = _export(keras_path, out / "dataset", out / "model.onnx", recipe=recipe, extra=extra, commit=commit)
     report["timings_s"] = {**extra["timings_s"], "export_s": round(time.perf_counter() - started, 1)}
     return report
 

@@ -18,7 +18,8 @@ import soundfile as sf
 from service.api.results import PackedResult, pack_result
 from service.api.settings import Settings
 from service.api.store import ResultStore, StoredEntry, new_id
-from service.engine import ChopModel, ChopParams, Chopper, result_json, slice_files
+from service.engine import ChopModel, ChopParams, Chopper
+from service.engine.pipeline import program_files, result_json, slice_files, zip_name
 
 logger = logging.getLogger("samplechop.api")
 
@@ -60,7 +61,8 @@ def warm_up(chopper: Chopper) -> None:
     buffer = io.BytesIO()
     sf.write(buffer, signal.astype(np.float32), WARMUP_RATE, format="WAV", subtype="PCM_16")
     record = chopper.chop(buffer.getvalue(), ChopParams(chops=2, top_n=4))
-    pack_result(slice_files(record), created=0.0)  # the FLAC codec's first use is slow too
+    pack_result(itertools.chain(slice_files(record), program_files(record).items()), created=0.0)  # FLAC's first
+    # use is slow too
 
 
 def open_result(store: ResultStore, result_id: str) -> tuple[StoredEntry, PackedResult] | None:
@@ -91,19 +93,20 @@ class ChopService:
     def feature_version(self) -> str:
         return self.chopper.spec.version
 
-    def chop_and_store(self, data: bytes, params: ChopParams) -> Chopped:
-        """Chop ``data``, store its compact result (slices as FLAC + the document) and return its id and JSON
-        document. The zip is rendered only when someone asks for it. Blocks."""
-        record = self.chopper.chop(data, params)
+    def chop_and_store(self, data: bytes, params: ChopParams, name: str | None = None) -> Chopped:
+        """Chop ``data`` (``name``: the upload's file name, which names the slices and the zip), store its compact
+        result (slices as FLAC, the sampler programs and the document) and return its id and JSON document. The
+        zip is rendered only when someone asks for it. Blocks."""
+        record = self.chopper.chop(data, params, name=name or "")
         result_id = new_id()
         extra: dict[str, object] = {"id": result_id, "zip_url": zip_url(result_id)}
         document = result_json(record, extra)
         # One slice at a time: only its WAV and the FLACs so far are held beside the decoded record.
-        files = itertools.chain(slice_files(record), [("chops.json", document.encode())])
-        packed = pack_result(files, created=self.store.clock())
+        files = itertools.chain(slice_files(record), program_files(record).items(), [("chops.json", document.encode())])
+        packed = pack_result(files, created=self.store.clock(), download_name=zip_name(record))
         del record, files  # the decoded audio, before the (possibly slow) write to the store
         self.store.put(result_id, packed)
         return Chopped(result_id, document, len(packed))
 
-    async def chop(self, data: bytes, params: ChopParams) -> Chopped:
-        return await anyio.to_thread.run_sync(self.chop_and_store, data, params, limiter=self.limiter)
+    async def chop(self, data: bytes, params: ChopParams, name: str | None = None) -> Chopped:
+        return await anyio.to_thread.run_sync(self.chop_and_store, data, params, name, limiter=self.limiter)

@@ -1,10 +1,12 @@
 """A stored result in compact form, and the zip a client downloads rendered from it on demand.
 
 ``POST /chop`` mostly answers JSON, and most zips are never fetched, so the store keeps what the zip is made of
-rather than the zip: the result document and each slice's PCM losslessly compressed as FLAC (the WAV a slice would
-be is rebuilt bit for bit from it: same samples, same libsndfile header). Measured on 16-bit stereo records: a
-30-s synthetic drum loop's 5.24-MB zip is stored in 1.12 MB, a 49-s waltz's 8.47 MB in 2.77 MB; packing costs
-0.06-0.10 s of CPU (encoding, then decoding once to check), rendering 0.03-0.05 s (docs/service.md has the table).
+rather than the zip: the result document, the sampler programs as they are, and each slice's PCM losslessly
+compressed as FLAC (the WAV a slice would be is rebuilt bit for bit from it: same samples, same libsndfile header,
+and the sampler chunks that follow the samples — ``smpl``, ``acid`` — kept beside it in the manifest). Measured on
+16-bit stereo records: a 30-s synthetic drum loop's 5.24-MB zip is stored in 1.12 MB, a 49-s waltz's 8.47 MB in
+2.77 MB; packing costs 0.06-0.10 s of CPU (encoding, then decoding once to check), rendering 0.03-0.05 s
+(docs/service.md has the table).
 
 The compact form is itself a zip (stored, not deflated: FLAC does not deflate further), so an operator can look
 inside with ``unzip -l``: ``manifest.json`` first, then one member per file of the download. The download is
@@ -14,8 +16,10 @@ it is rendered (timestamps come from the manifest), so every replica serves the 
 
 from __future__ import annotations
 
+import base64
 import io
 import json
+import re
 import struct
 import time
 import zipfile
@@ -36,6 +40,9 @@ FLAC_MAX_CHANNELS = 8
 FLAC_MAX_RATE_HZ = 655_350
 FLAC_SUBTYPES = {"PCM_16": "int16", "PCM_24": "int32"}
 ZIP32_LIMIT = 0xFFFFFFFF
+# A download's file name goes into a Content-Disposition header as is: a record slug (service.engine.exports:
+# lowercase ASCII letters, digits and single dashes) and `.zip`, nothing a header or a file system could misread.
+SAFE_DOWNLOAD_NAME = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*\.zip")
 # Fixed ZIP record sizes (APPNOTE 4.3.7, 4.3.12, 4.3.16): local header, central header, end of central directory.
 LOCAL_HEADER_BYTES = 30
 CENTRAL_HEADER_BYTES = 46
@@ -55,32 +62,47 @@ class Member:
     codec: str  # "flac" (a WAV slice kept as FLAC) or "raw" (kept as is)
     size: int
     crc32: int
+    # A WAV's chunks after its samples (the slices' `smpl` and `acid`), base64: FLAC keeps only the samples.
+    tail: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        values: dict[str, Any] = {
             "name": self.name,
             "stored_as": self.stored_as,
             "codec": self.codec,
             "size": self.size,
             "crc32": self.crc32,
         }
+        if self.tail is not None:
+            values["tail"] = self.tail
+        return values
 
 
 @dataclass(frozen=True)
 class Manifest:
+    """What a stored result holds; ``download_name`` is the zip's file name (the record's slug), None in results
+    stored before downloads were named after the record (they are served as ``samplechop-<id>.zip``)."""
+
     created: float
     members: list[Member]
+    download_name: str | None = None
 
     def to_json(self) -> bytes:
         members = [member.to_dict() for member in self.members]
-        return json.dumps({"format": FORMAT_VERSION, "created": self.created, "members": members}).encode()
+        raw: dict[str, Any] = {"format": FORMAT_VERSION, "created": self.created, "members": members}
+        if self.download_name is not None:
+            raw["download_name"] = self.download_name
+        return json.dumps(raw).encode()
 
     @classmethod
     def from_json(cls, data: bytes) -> Manifest:
         raw = json.loads(data)
         if raw.get("format") != FORMAT_VERSION:
             raise CorruptResult(f"unknown stored result format {raw.get('format')!r}")
-        return cls(float(raw["created"]), [Member(**member) for member in raw["members"]])
+        name = raw.get("download_name")
+        if name is not None and not SAFE_DOWNLOAD_NAME.fullmatch(str(name)):
+            raise CorruptResult(f"unsafe download name {name!r}")
+        return cls(float(raw["created"]), [Member(**member) for member in raw["members"]], name)
 
     def zip_bytes(self) -> int:
         """The exact size of the rendered download."""
@@ -108,29 +130,55 @@ def _wav_as_flac(wav: bytes) -> bytes | None:
     return buffer.getvalue()
 
 
-def _flac_as_wav(flac: bytes) -> bytes:
+def _flac_as_wav(flac: bytes, tail: bytes = b"") -> bytes:
+    """The WAV libsndfile writes for the FLAC's samples, with ``tail`` (whole RIFF chunks) appended after them."""
     with sf.SoundFile(io.BytesIO(flac)) as source:
         subtype = source.subtype
         samples = source.read(dtype=FLAC_SUBTYPES[subtype], always_2d=True)
         rate = source.samplerate
     buffer = io.BytesIO()
     sf.write(buffer, samples, rate, format="WAV", subtype=subtype)
-    return buffer.getvalue()
+    if not tail:
+        return buffer.getvalue()
+    wav = bytearray(buffer.getvalue())
+    wav += tail
+    wav[4:8] = struct.pack("<I", len(wav) - 8)  # the RIFF size covers the appended chunks
+    return bytes(wav)
 
 
-def pack_result(files: Iterable[tuple[str, bytes]], created: float) -> bytes:
-    """The compact stored form of a download made of ``files`` (name, bytes), in order. WAV files are kept as
-    FLAC when that rebuilds them exactly (checked here, once), anything else as is."""
+def _split_tail(wav: bytes) -> tuple[bytes, bytes]:
+    """(the WAV up to the end of its ``data`` chunk, the chunks after it): the slices carry sampler chunks
+    (``smpl``, ``acid``) after their samples, which FLAC does not hold. No tail when the file is not RIFF/WAVE."""
+    if len(wav) < 12 or wav[:4] != b"RIFF" or wav[8:12] != b"WAVE":
+        return wav, b""
+    offset = 12
+    while offset + 8 <= len(wav):
+        identifier = wav[offset : offset + 4]
+        (size,) = struct.unpack("<I", wav[offset + 4 : offset + 8])
+        offset += 8 + size + (size & 1)  # chunks are word-aligned
+        if identifier == b"data":
+            return wav[:offset], wav[offset:]
+    return wav, b""
+
+
+def pack_result(files: Iterable[tuple[str, bytes]], created: float, download_name: str | None = None) -> bytes:
+    """The compact stored form of a download made of ``files`` (name, bytes), in order, to be served as
+    ``download_name`` (a record slug and ``.zip``). WAV files are kept as FLAC when that rebuilds them exactly
+    (checked here, once), anything else as is."""
+    if download_name is not None and not SAFE_DOWNLOAD_NAME.fullmatch(download_name):
+        raise ValueError(f"not a safe download name: {download_name!r}")
     members: list[Member] = []
     stored: list[tuple[str, bytes]] = []
     for name, data in files:
+        tail = _split_tail(data)[1] if name.lower().endswith(".wav") else b""
         flac = _wav_as_flac(data) if name.lower().endswith(".wav") else None
-        if flac is not None and _flac_as_wav(flac) != data:
+        if flac is not None and _flac_as_wav(flac, tail) != data:
             flac = None  # a header libsndfile would not write back the same: keep the WAV itself
         kept_as, codec, payload = (name + ".flac", "flac", flac) if flac is not None else (name, "raw", data)
-        members.append(Member(name, kept_as, codec, len(data), zlib.crc32(data)))
+        encoded_tail = base64.b64encode(tail).decode("ascii") if flac is not None and tail else None
+        members.append(Member(name, kept_as, codec, len(data), zlib.crc32(data), encoded_tail))
         stored.append((kept_as, payload))
-    manifest = Manifest(created, members)
+    manifest = Manifest(created, members, download_name)
     if manifest.zip_bytes() > ZIP32_LIMIT:
         raise ValueError("the download would pass 4 GiB")
     buffer = io.BytesIO()
@@ -159,7 +207,8 @@ class PackedResult:
 
     def member_bytes(self, member: Member) -> bytes:
         payload = self.archive.read(member.stored_as)
-        data = _flac_as_wav(payload) if member.codec == "flac" else payload
+        tail = base64.b64decode(member.tail) if member.tail else b""
+        data = _flac_as_wav(payload, tail) if member.codec == "flac" else payload
         if len(data) != member.size or zlib.crc32(data) != member.crc32:
             raise CorruptResult(f"{member.name} does not render to what was stored")
         return data

@@ -84,7 +84,7 @@ LIMITS = (
 ZIP_CONTENT: dict[str, Any] = {
     ZIP_MEDIA_TYPE: {
         "schema": {"type": "string", "format": "binary"},
-        "example": "(zip: chop_01.wav … chop_NN.wav, chops.json)",
+        "example": "(zip: <record>_01.wav … <record>_NN.wav, <record>.sfz, <record>.xpm, <record>.mid, chops.json)",
     }
 }
 RETRY_AFTER_HEADER: dict[str, Any] = {
@@ -140,8 +140,11 @@ async def stored_zip(store: ResultStore, result_id: str, headers: dict[str, str]
         raise ResultNotFound("no result with this id (it may have expired)")
     entry, packed = opened
     remaining = max(0, int(entry.expires - store.clock()))
+    # The record's slug (safe ASCII, checked when the manifest is read); results stored before downloads were
+    # named after their record keep the old name.
+    filename = packed.manifest.download_name or f"samplechop-{result_id}.zip"
     all_headers = {
-        "Content-Disposition": f'attachment; filename="samplechop-{result_id}.zip"',
+        "Content-Disposition": f'attachment; filename="{filename}"',
         "Content-Length": str(packed.zip_bytes),
         "Cache-Control": f"private, max-age={remaining}",
         "ETag": f'"{result_id}"',
@@ -173,10 +176,17 @@ async def readyz(service: Annotated[ChopService, Depends(get_service)]) -> Readi
     summary="Chop a record into sampler pads",
     description=(
         "Upload a record as the `file` part of a multipart/form-data body. Parameters may be query parameters or "
-        "form fields (a form field wins; a blank field counts as absent). The answer is the result document as JSON "
-        "(default), or with `format=zip` (or `Accept: application/zip`) a zip of one WAV per chop plus "
-        "`chops.json`. Either way the result is stored and its zip can be fetched from `zip_url` until it "
-        "expires.\n\n" + LIMITS
+        "form fields (a form field wins; a blank optional field counts as absent). The answer is the result "
+        "document as JSON (default), or with `format=zip` (or `Accept: application/zip`) a zip named after the "
+        "record (`<record>.zip`, from the upload's file name) holding one WAV per chop (`<record>_01.wav` …, with "
+        "`smpl`/`acid` chunks), the sampler programs `export` asks for (`zip`: all of `<record>.sfz`, "
+        "`<record>.xpm`, `<record>.mid`) and `chops.json`. Either way the result is stored and its zip can be "
+        "fetched from `zip_url` until it expires.\n\n"
+        "`mode` sets each slice's length (`to-next`, whole `bars` on the decoded grid, `beats`, `one-shot`). "
+        "`points` (seconds, comma-separated, increasing) replaces the model's choice: the chops start exactly "
+        "there (to the sample with `snap=off`, the default), or at the nearest beat (`snap=grid`) or onset "
+        "(`snap=onset`); `chops`, `top_n`, `lambda`, `threshold` and `min_distance` are then not used. A point "
+        "outside the record is a 422.\n\n" + LIMITS
     ),
     openapi_extra={"parameters": QUERY_PARAMETERS, "requestBody": CHOP_BODY},
     response_model=ChopDocument,
@@ -208,7 +218,7 @@ async def chop(
         options = merged_options(request.query_params, upload.fields)
         if upload.file is None:
             raise RequestValidationError([{"loc": ("body", FILE_FIELD), "msg": "Field required", "type": "missing"}])
-        chopped = await service.chop(upload.file, options.params())
+        chopped = await service.chop(upload.file, options.params(), upload.filename)
         del upload  # the record's bytes: the slot is what bounds them, and it is released next
     finally:
         slots.release()

@@ -25,7 +25,9 @@ from service.api.problems import MalformedRequest, UnsupportedRequestType, Uploa
 
 FILE_FIELD = "file"
 MAX_PARTS = 32
-MAX_FIELD_BYTES = 1024
+# The longest text field is `points`: 128 hand-placed times with six decimals take ~1.4 KB
+# (service.parameters.MAX_POINTS_CHARS, 2048, bounds it); every other field is a few bytes.
+MAX_FIELD_BYTES = 2048
 MAX_PART_HEADER_BYTES = 8192
 # One parse call per MiB: ~100 thread hand-offs for the largest upload, each ~1 ms of parsing (python-multipart
 # on this machine), so the loop is never held and the hand-offs cost nothing measurable.
