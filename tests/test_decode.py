@@ -502,7 +502,7 @@ def test_cli_folder_mode_reports_each_bad_record_and_chops_the_rest(tmp_path: Pa
     assert "d_text.mp3: not a readable audio file" in errors[2]
     documents = json.loads(completed.stdout)
     assert [Path(d["record"]).name for d in documents] == ["a_phone.wav"]
-    assert (out / "a_phone" / "chops.json").exists() and not (out / "b_sun").exists()
+    assert (out / "a-phone" / "chops.json").exists() and not (out / "b-sun").exists()
 
 
 @peak_bytes(None)  # the whole engine runs here

@@ -103,3 +103,11 @@ def test_the_schema_is_the_parameter_table() -> None:
         except InvalidParameters:
             accepted = False
         assert documented == accepted, text
+
+
+def test_the_reference_names_every_parameter() -> None:
+    from service.parameters import PARAMETERS
+
+    reference = (OPENAPI_PATH.parents[1] / "docs" / "service.md").read_text()
+    for parameter in PARAMETERS:
+        assert f"| `{parameter.name}` |" in reference, parameter.name

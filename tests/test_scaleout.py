@@ -181,7 +181,8 @@ def _zip_document(content: bytes) -> dict:
     with zipfile.ZipFile(io.BytesIO(content)) as archive:
         assert archive.testzip() is None
         document = json.loads(archive.read("chops.json"))
-        assert sorted(archive.namelist()) == sorted([c["file"] for c in document["chops"]] + ["chops.json"])
+        expected = [c["file"] for c in document["chops"]] + document["exports"] + ["chops.json"]
+        assert sorted(archive.namelist()) == sorted(expected)
         return document
 
 

@@ -40,6 +40,7 @@ from service.api.app import create_app
 from service.api.schemas import ChopDocument
 from service.api.settings import Settings
 from service.engine import DEFAULT_MODEL_PATH
+from service.engine.slices import riff_chunks
 from shared_features import FEATURE_VERSION
 from tests.live_server import Server, shipped_model_path
 from tests.synth import beat_record
@@ -298,6 +299,9 @@ def test_hand_placed_points_slices_and_exports(
         info = sf.info(io.BytesIO(entries[chop["file"]]))
         assert info.subtype == "PCM_24"
         assert info.frames == round(chop["end"] * rate) - round(chop["start"] * rate)
+        # the sampler chunks survive the compact store (FLAC holds only the samples)
+        chunks = {identifier for identifier, _, _ in riff_chunks(entries[chop["file"]])}
+        assert {b"smpl", b"acid"} <= chunks
     # the CLI makes the same document from the same options
     expected_document = _cli_document(
         capsys,
@@ -826,3 +830,15 @@ def test_audio_beyond_the_analysis_limits_is_422(tmp_path: Path) -> None:
             _assert_problem(answer, 422, "beyond-analysis-limits")
 
     asyncio.run(probe())
+
+
+def test_stored_results_name_their_download_safely(tmp_path: Path) -> None:
+    from service.api.results import PackedResult, pack_result
+
+    named = PackedResult(io.BytesIO(pack_result([("a.txt", b"x")], created=0.0, download_name="vibe-ace.zip")))
+    assert named.manifest.download_name == "vibe-ace.zip"
+    older = PackedResult(io.BytesIO(pack_result([("a.txt", b"x")], created=0.0)))
+    assert older.manifest.download_name is None  # served as samplechop-<id>.zip, as before
+    for unsafe in ('x".zip', "../x.zip", "x.zip\r\nSet-Cookie: a=b", "X.zip"):
+        with pytest.raises(ValueError, match="safe download name"):
+            pack_result([("a.txt", b"x")], created=0.0, download_name=unsafe)

@@ -195,7 +195,7 @@ class Chopper:
             candidates=chosen.candidates,
             slug=slug,
             key=key,
-            exports=[f"{slug}{EXPORT_SUFFIXES[kind]}" for kind in _exported(params.export)],
+            exports=[f"{slug}{EXPORT_SUFFIXES[kind]}" for kind in _exported(params.export)] if chops else [],
             timings_s=clock.timings,
         )
         return ChoppedRecord(result=result, audio=audio, params=params)
