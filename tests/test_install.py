@@ -133,4 +133,4 @@ def test_cli_chop_and_service_app_import_no_training_packages(tmp_path: Path) ->
     report = json.loads(done.stderr.strip().splitlines()[-1])
     assert report == {"status": 0, "after_chop": [], "after_app": []}, done.stderr
     assert len(json.loads(done.stdout)["chops"]) == 3
-    assert len(list((tmp_path / "out").glob("chop_*.wav"))) == 3
+    assert len(list((tmp_path / "out").glob("record_*.wav"))) == 3  # named after the record

@@ -12,14 +12,17 @@
  * either way. So the page keeps its own canvas and DOM layers: js/view.js, about 500 lines, nothing vendored.
  *
  * Modules: js/api.js (the service), js/edit.js (chop points), js/sampler.js (WebAudio pads), js/view.js (waveform,
- * grid, regions, markers), js/onsets.js (+ worker), js/midi.js.
+ * grid, regions, markers), js/onsets.js (+ worker), js/midi.js, js/chopfile.js and js/wav.js (a chop as a WAV file,
+ * made here: its pad's WAV button, the D key, or dragged out by that button or its region).
  *
  * State for tests and automation, in the DOM: body[data-state] idle | uploading | chopping | ready | error;
  * body[data-sounding] the voices sounding ("record" and pad numbers, space-separated); .pad[data-sounding];
- * #result[data-stale] "settings" when the controls changed since the shown chops were made; #result[data-edited].
+ * #result[data-stale] "settings" when the controls changed since the shown chops were made; #result[data-edited];
+ * body[data-wav] decoding | ready | unavailable: whether the chops can leave as WAV files yet.
  * window.sampleChop has read-only accessors (points, onsets, voice timing, output level, timings).
  */
 import { Capabilities, describeProblem, postChop, sentence } from "./js/api.js";
+import { ChopFiles, decodeAtRate, downloadUrl, recordSlug } from "./js/chopfile.js";
 import {
   COARSE_STEP_S,
   FINE_STEP_S,
@@ -103,6 +106,8 @@ const state = {
   droppedAt: 0,
   timings: [],
   midiNames: null,
+  wav: null, // ChopFiles of the shown record at its own rate, once decoded
+  wavFile: null, // the file state.wav is (being) made from
 };
 
 const sampler = new Sampler(soundingChanged);
@@ -142,19 +147,6 @@ const say = (text) => {
 const plural = (count, word) => `${count} ${word}${count === 1 ? "" : "s"}`;
 const keyFor = (index) => PAD_KEYS[index - 1] || null;
 const padMode = (index) => state.padModes[index - 1] || "one-shot";
-
-function recordSlug(name) {
-  const stem = String(name || "record").replace(/\.[^.]+$/, "").replace(/\.hq$/i, "");
-  return (
-    stem
-      .normalize("NFKD")
-      .replace(/[^\w\s-]/g, "")
-      .trim()
-      .replace(/[\s_-]+/g, "-")
-      .toLowerCase()
-      .slice(0, 60) || "record"
-  );
-}
 
 function beatStep() {
   const beats = state.doc?.grid?.beats || [];
@@ -378,6 +370,10 @@ function takeFile(file) {
   state.peaks = null;
   state.onsets = [];
   state.editor = null;
+  state.wav?.clear();
+  state.wav = null;
+  state.wavFile = null;
+  delete document.body.dataset.wav;
   el.result.hidden = true;
   el.fileName.textContent = `${file.name} · ${(file.size / 1e6).toFixed(2)} MB`;
   el.rechop.disabled = false;
@@ -457,11 +453,12 @@ async function showResult(doc, values, fromPoints) {
   el.waveNote.textContent = buffer ? "" : "This browser cannot decode the record, so it cannot draw or play it here.";
   el.playAll.disabled = !buffer;
   describeRecord(doc, file);
-  const name = `${recordSlug(file.name)}.zip`;
+  const name = `${doc.slug || recordSlug(file.name)}.zip`;
   el.download.href = doc.zip_url;
   el.download.setAttribute("download", name);
   refreshChops();
   updateNotice();
+  prepareWav(file, doc);
   setState("ready");
   const count = doc.chops.length;
   const keys = count > 8 ? `1 to 8 and Q to ${PAD_KEYS[Math.min(count, 16) - 1]}` : `1 to ${count}`;
@@ -521,6 +518,7 @@ function refreshChops() {
   if (state.selected >= state.chops.length) state.selected = state.chops.length - 1;
   while (state.padModes.length < state.chops.length) state.padModes.push(el.padModeAll.value || "one-shot");
   view.setChops(state.chops, state.selected);
+  state.wav?.keep(state.chops, wavBitDepth()); // release the files of chops that changed
   renderPads();
   updateActions();
   updateNotice();
@@ -529,7 +527,7 @@ function refreshChops() {
 function renderPads() {
   const focused = document.activeElement?.closest?.(".pad-cell");
   const focusedIndex = focused ? Number(focused.dataset.index) : 0;
-  const focusedMode = document.activeElement?.classList.contains("pad-mode");
+  const focusedPart = ["pad-mode", "pad-wav"].find((name) => document.activeElement?.classList.contains(name)) || "pad";
   const fragment = document.createDocumentFragment();
   for (const chop of state.chops) {
     const cell = document.createElement("div");
@@ -585,7 +583,17 @@ function renderPads() {
     mode.dataset.index = chop.index;
     mode.dataset.mode = padMode(chop.index);
     mode.append(hidden(`Pad ${chop.index} mode: `), document.createTextNode(padMode(chop.index)));
-    cell.append(pad, mode);
+    // the chop as a WAV file: a click (or Enter) saves it, a drag takes it out of the browser
+    const wav = document.createElement("button");
+    wav.type = "button";
+    wav.className = "pad-wav";
+    wav.dataset.index = chop.index;
+    wav.draggable = true;
+    wav.append(hidden(`Save chop ${chop.index} as a `), document.createTextNode("WAV"), hidden(" file"));
+    const tools = document.createElement("div");
+    tools.className = "pad-tools";
+    tools.append(mode, wav);
+    cell.append(pad, tools);
     if (sampler.isSounding(chop.index)) {
       pad.dataset.sounding = "true";
     }
@@ -593,10 +601,106 @@ function renderPads() {
     fragment.append(cell);
   }
   el.pads.replaceChildren(fragment);
+  updateWavButtons();
   if (focusedIndex) {
-    const again = el.pads.querySelector(`.pad-cell[data-index="${focusedIndex}"] ${focusedMode ? ".pad-mode" : ".pad"}`);
+    const again = el.pads.querySelector(`.pad-cell[data-index="${focusedIndex}"] .${focusedPart}`);
     if (again) again.focus();
   }
+}
+
+// --- a chop as a WAV file -------------------------------------------------------------------------------------
+
+function wavBitDepth() {
+  return fields.bit_depth.value === "24" ? 24 : 16;
+}
+
+function setWavState(name) {
+  document.body.dataset.wav = name;
+  updateWavButtons();
+}
+
+/** The WAV buttons can be used once the record is decoded at its own rate; they say why not until then. */
+function updateWavButtons() {
+  const ready = Boolean(state.wav);
+  const why =
+    document.body.dataset.wav === "unavailable"
+      ? "This browser cannot decode the record at its own sample rate, so the chops cannot leave as WAV files here."
+      : "Preparing the WAV files…";
+  for (const button of el.pads.querySelectorAll(".pad-wav")) {
+    button.disabled = !ready;
+    button.title = ready ? "Save this chop as a WAV file (D), or drag it out of the browser" : why;
+  }
+}
+
+/** Decode the record again at its own sample rate (the sampler's AudioContext runs at the device's rate, so its
+ * copy may be resampled; it is reused when the rates agree). In the background: the chops are already on screen. */
+async function prepareWav(file, doc) {
+  if (state.wavFile === file) return; // made, or being made, from this very file (a re-chop keeps it)
+  state.wav?.clear();
+  state.wav = null;
+  state.wavFile = file;
+  setWavState("decoding");
+  let buffer = state.buffer;
+  if (!buffer || buffer.sampleRate !== doc.sample_rate) {
+    try {
+      buffer = await decodeAtRate(await file.arrayBuffer(), doc.sample_rate);
+    } catch {
+      buffer = null;
+    }
+  }
+  if (state.wavFile !== file) return; // another record was dropped meanwhile
+  if (!buffer || buffer.sampleRate !== doc.sample_rate || buffer.numberOfChannels !== doc.channels) {
+    setWavState("unavailable");
+    return;
+  }
+  state.wav = new ChopFiles(buffer, doc.slug || recordSlug(file.name));
+  setWavState("ready");
+}
+
+/** Chop `index` (1-based) as a WAV file ({name, url, …}), encoded on first use; null when it cannot be made. */
+function chopWav(index) {
+  const chop = state.chops[index - 1];
+  if (!chop || !state.wav) return null;
+  return state.wav.file(chop, wavBitDepth());
+}
+
+function wavUnavailable() {
+  say(document.body.dataset.wav === "unavailable" ? "The chops cannot leave as WAV files in this browser." : "The WAV files are still being prepared.");
+}
+
+/** Save chop `index` as a WAV file: a download named after the record (<slug>_NN.wav). */
+function saveChop(index) {
+  if (index < 1 || index > state.chops.length) {
+    say("Select a chop first: click it or play its pad.");
+    return;
+  }
+  const file = chopWav(index);
+  if (!file) {
+    wavUnavailable();
+    return;
+  }
+  const link = document.createElement("a");
+  link.href = file.url; // a blob: URL; downloads are not fetches, so the page's CSP needs no exception
+  link.download = file.name;
+  link.hidden = true;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  say(`Saved ${file.name}.`);
+}
+
+/** A drag of chop `index` out of the browser: Chromium saves a DownloadURL where it is dropped (desktop, DAW). */
+function dragChopOut(event, index, image) {
+  const file = chopWav(index);
+  if (!file || !event.dataTransfer) {
+    event.preventDefault();
+    wavUnavailable();
+    return;
+  }
+  event.dataTransfer.effectAllowed = "copy";
+  event.dataTransfer.setData("DownloadURL", downloadUrl(file));
+  if (image) event.dataTransfer.setDragImage(image, 0, 0);
+  say(`Drop ${file.name} where it should go.`);
 }
 
 function updatePadSelection() {
@@ -953,6 +1057,7 @@ document.addEventListener("keydown", (event) => {
       say(`Snap ${el.snap.options[el.snap.selectedIndex].text}.`);
     },
     c: () => el.choke.click(),
+    d: () => saveChop(state.selected + 1),
     m: () => state.selected >= 0 && cycleMode(state.selected + 1),
     "+": () => view.zoomBy(2),
     "=": () => view.zoomBy(2),
@@ -1027,11 +1132,28 @@ el.pads.addEventListener("click", (event) => {
     cycleMode(Number(mode.dataset.index));
     return;
   }
+  const wav = event.target.closest(".pad-wav");
+  if (wav) {
+    saveChop(Number(wav.dataset.index));
+    return;
+  }
   const pad = event.target.closest(".pad");
   if (!pad || event.detail !== 0) return; // pointer clicks were played on pointerdown
   const index = Number(pad.dataset.index);
   const keyed = state.lastKeyPad.index === index && performance.now() - state.lastKeyPad.at < KEY_CLICK_WINDOW_MS;
   if (!keyed) pressPad(index, 1, { asOneShot: true }); // activated by assistive technology
+});
+
+el.pads.addEventListener("dragstart", (event) => {
+  const wav = event.target.closest?.(".pad-wav");
+  if (wav) dragChopOut(event, Number(wav.dataset.index), null);
+  else event.preventDefault(); // nothing else on a pad is dragged
+});
+$("regions").addEventListener("dragstart", (event) => {
+  const region = event.target.closest?.(".region");
+  if (!region) return;
+  const label = region.querySelector(".region-label");
+  dragChopOut(event, Number(region.dataset.index), label && !label.hidden ? label : null);
 });
 
 // --- the rest of the controls ---------------------------------------------------------------------------------
@@ -1049,6 +1171,7 @@ el.form.addEventListener("input", (event) => {
   if (event.target === fields.mode) showModeFields();
   const name = event.target.name;
   if (name) fieldError(name, "");
+  if (event.target === fields.bit_depth) state.wav?.keep(state.chops, wavBitDepth());
   updateNotice();
   updateActions();
 });
@@ -1147,5 +1270,6 @@ window.sampleChop = Object.freeze({
   timings: () => [...state.timings],
   midi: (data) => handleMidi(data),
   describeProblem: (status, problem) => describeProblem(status, problem, state.caps, null),
+  slug: (name) => recordSlug(name),
   sentence,
 });

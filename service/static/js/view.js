@@ -292,6 +292,7 @@ export class WaveView {
     for (let i = 0; i < this.chops.length; i += 1) {
       const region = node("div", "region");
       region.setAttribute("aria-hidden", "true"); // the markers and pads are the accessible controls
+      region.draggable = true; // dragged out of the browser it is the chop's WAV file (app.js)
       region.append(node("span", "region-label"));
       this.el.regions.append(region);
       const marker = node("div", "marker");
@@ -449,12 +450,13 @@ export class WaveView {
       region.classList.toggle("selected", i === this.selected);
       const p = chop.probability === null || chop.probability === undefined ? "placed by hand" : `p ${chop.probability.toFixed(2)}`;
       region.title = `Chop ${chop.index}: ${chop.start.toFixed(3)}–${chop.end.toFixed(3)} s, ${p}`;
+      marker.title = region.title;
+      region.title += " · drag it out as a WAV file";
       marker.style.left = `${left}px`;
       marker.hidden = left < -8 || left > width + 8;
       marker.setAttribute("aria-valuemax", this.duration.toFixed(3));
       marker.setAttribute("aria-valuenow", chop.start.toFixed(6));
       marker.setAttribute("aria-valuetext", `${chop.start.toFixed(3)} s`);
-      marker.title = region.title;
       marker.classList.toggle("selected", i === this.selected);
       // one tab stop for all markers (the selected one, else the first): arrows and [ ] move between them
       marker.tabIndex = i === (this.selected >= 0 ? this.selected : 0) ? 0 : -1;
