@@ -98,7 +98,7 @@ def test_the_network_hears_beats_and_bars(chopper, grooves) -> None:
 @pytest.mark.xfail(
     strict=True,
     reason="the shipped chop-f2-d5abdbde8f20 puts these grooves' bar line on beat 3 (kick only) instead of beat 1 "
-    "(kick + chord change); on real records its downbeat F is 0.596 (README). Remove this marker once a model hears it.",
+    "(kick + chord change); on real records its downbeat F is 0.596 (README). Drop the marker once a model hears it",
 )
 def test_the_network_puts_the_bar_line_on_the_chord_change(chopper, grooves) -> None:
     _, downbeat_f, on_downbeat = _grid_scores(chopper, grooves)
