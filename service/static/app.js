@@ -665,7 +665,8 @@ function chopWav(index) {
 }
 
 function wavUnavailable() {
-  say(document.body.dataset.wav === "unavailable" ? "The chops cannot leave as WAV files in this browser." : "The WAV files are still being prepared.");
+  const unavailable = document.body.dataset.wav === "unavailable";
+  say(unavailable ? "The chops cannot leave as WAV files in this browser." : "The WAV files are still being prepared.");
 }
 
 /** Save chop `index` as a WAV file: a download named after the record (<slug>_NN.wav). */

@@ -73,7 +73,9 @@ export function fadedSlice(channels, start, end, sampleRate) {
   const fadeOut = Math.min(roundHalfEven(FADE_OUT_S * sampleRate), half);
   return channels.map((data) => {
     const out = data.slice(start, start + length);
-    for (let i = 0; i < Math.min(fadeIn, length); i += 1) out[i] = Math.fround(out[i] * Math.fround(raisedCosine(i, fadeIn)));
+    for (let i = 0; i < Math.min(fadeIn, length); i += 1) {
+      out[i] = Math.fround(out[i] * Math.fround(raisedCosine(i, fadeIn)));
+    }
     for (let i = Math.max(0, length - fadeOut); i < length; i += 1) {
       out[i] = Math.fround(out[i] * Math.fround(raisedCosine(length - 1 - i, fadeOut)));
     }
@@ -116,7 +118,8 @@ export class ChopFiles {
     if (end <= start) return null;
     const bytes = encodeWav(fadedSlice(this.channels, start, end, this.sampleRate), this.sampleRate, bitDepth);
     const blob = new Blob([bytes], { type: WAV_TYPE });
-    const file = { name: chopFileName(this.slug, chop.index), url: URL.createObjectURL(blob), size: blob.size, start, end, bitDepth };
+    const name = chopFileName(this.slug, chop.index);
+    const file = { name, url: URL.createObjectURL(blob), size: blob.size, start, end, bitDepth };
     this.files.set(key, file);
     return file;
   }
