@@ -24,25 +24,7 @@ from service.engine import (
 from service.engine.pipeline import root_note_for, zip_name
 from service.engine.slices import FADE_IN_S, FADE_OUT_S, dc_offset
 from tests.synth import SynthRecord, beat_record
-
-
-def _f_measure(reference: np.ndarray, estimated: np.ndarray, window_s: float = 0.07) -> float:
-    """Beat F-measure (each estimate matches at most one reference within ``window_s``), as mir_eval counts it."""
-    if reference.size == 0 or estimated.size == 0:
-        return 0.0
-    used: set[int] = set()
-    hits = 0
-    for time in estimated:
-        distances = np.abs(reference - time)
-        for index in np.argsort(distances):
-            if distances[index] > window_s:
-                break
-            if int(index) not in used:
-                used.add(int(index))
-                hits += 1
-                break
-    precision, recall = hits / estimated.size, hits / reference.size
-    return 0.0 if hits == 0 else 2 * precision * recall / (precision + recall)
+from tests.test_bars import f_measure  # checked against mir_eval there
 
 
 class _ConstantModel:
@@ -74,8 +56,8 @@ def _grid_scores(chopper, grooves) -> tuple[list[float], list[float], list[float
     beat_f, downbeat_f, on_downbeat = [], [], []
     for data, record in grooves:
         result = chopper.chop(data, ChopParams()).result
-        beat_f.append(_f_measure(record.beats_s, result.beats_s))
-        downbeat_f.append(_f_measure(record.downbeats_s, result.downbeats_s))
+        beat_f.append(f_measure(record.beats_s, result.beats_s))
+        downbeat_f.append(f_measure(record.downbeats_s, result.downbeats_s))
         starts = np.array([chop.start for chop in result.chops])
         on_downbeat.append(float(np.mean(np.min(np.abs(starts[:, None] - record.downbeats_s), axis=1) <= 0.07)))
     return beat_f, downbeat_f, on_downbeat
