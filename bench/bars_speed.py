@@ -21,7 +21,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from service.engine.bars import decode_bars  # noqa: E402
+from samplechop.service.engine.bars import decode_bars  # noqa: E402
 
 FPS = 50.0
 

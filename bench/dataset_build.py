@@ -21,9 +21,9 @@ import librosa
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from shared_features import FEATURE_SPEC  # noqa: E402
-from trainer.corpus import render_corpus  # noqa: E402
-from trainer.sequences import build_dataset  # noqa: E402
+from samplechop.shared_features import FEATURE_SPEC  # noqa: E402
+from samplechop.trainer.corpus import render_corpus  # noqa: E402
+from samplechop.trainer.sequences import build_dataset  # noqa: E402
 
 
 def main() -> int:

@@ -80,7 +80,7 @@ def synth_record(seconds: float, seed: int = 0) -> bytes:
 def cpu_per_record(record: bytes, model: Path | None, runs: int = 3) -> tuple[float, int]:
     """CPU seconds to chop the record and build its zip through the engine in this process (median), and the
     size of that zip (what the service stored per request before it stored compact results)."""
-    from service.engine import DEFAULT_MODEL_PATH, ChopModel, ChopParams, Chopper, zip_bytes
+    from samplechop.service.engine import DEFAULT_MODEL_PATH, ChopModel, ChopParams, Chopper, zip_bytes
 
     chopper = Chopper(ChopModel(model or DEFAULT_MODEL_PATH, threads=1))
     zipped = zip_bytes(chopper.chop(record, ChopParams()))  # warm-up: JIT compilation, caches
@@ -191,7 +191,7 @@ def ready_in_a_row(url: str, count: int) -> Callable[[], bool]:
 def start_server(env: dict[str, str], workers: int, log: IO[bytes]) -> tuple[subprocess.Popen[bytes], str]:
     """``samplechop serve`` on a free loopback port."""
     port = free_port()
-    command = [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    command = [sys.executable, "-m", "samplechop.service.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
     process = subprocess.Popen(
         [*command, "--workers", str(workers)], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
     )

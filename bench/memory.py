@@ -25,7 +25,7 @@ import numpy as np
 import soundfile as sf
 
 if TYPE_CHECKING:
-    from service.engine import Chopper
+    from samplechop.service.engine import Chopper
 
 REPO = Path(__file__).resolve().parent.parent
 LISTEN_DIR = REPO.parent / "shared" / "data" / "listen"
@@ -85,8 +85,8 @@ def make_wide_flac(path: Path, seconds: float = 60.0, rate: int = 655_350, chann
 
 def _decode_and_slice(source: Path) -> None:
     """The decoder's share alone: the mono analysis copy, then eight slices cut from the source."""
-    from service.engine.slices import slice_wav_bytes
-    from shared_features import FEATURE_SPEC, decode_audio
+    from samplechop.service.engine.slices import slice_wav_bytes
+    from samplechop.shared_features import FEATURE_SPEC, decode_audio
 
     with decode_audio(source, FEATURE_SPEC.sample_rate, max_duration_s=MAX_DURATION_S) as audio:
         bounds = np.linspace(0, audio.frames, 9).astype(int)
@@ -96,7 +96,7 @@ def _decode_and_slice(source: Path) -> None:
 
 def _chop(chopper: Chopper, source: Path, as_bytes: bool) -> None:
     """What the CLI (a path) or the service (the upload's bytes) does: chop, then write the zip to disk."""
-    from service.engine import ChopParams, write_zip
+    from samplechop.service.engine import ChopParams, write_zip
 
     record = chopper.chop(source.read_bytes() if as_bytes else source, ChopParams())
     with tempfile.TemporaryFile() as sink:
@@ -106,11 +106,11 @@ def _chop(chopper: Chopper, source: Path, as_bytes: bool) -> None:
 def child(case: str, source: Path | None) -> dict[str, object]:
     """Run one case in this (fresh) process and report its RSS figures."""
     sys.path.insert(0, str(REPO))
-    import service.engine as engine
+    import samplechop.service.engine as engine
 
     if case == "import-only" or source is None:
         return {"idle_rss_mb": _status_kb("VmRSS") * 1e3 / MB}
-    from service.engine import ChopModel, ChopParams, Chopper, write_zip
+    from samplechop.service.engine import ChopModel, ChopParams, Chopper, write_zip
 
     chopper = Chopper(ChopModel(), max_duration_s=MAX_DURATION_S)
     time_s = np.arange(2 * RATE) / RATE

@@ -41,7 +41,7 @@ import soundfile as sf
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from service.engine import ChopModel, ChopParams, Chopper, result_json, zip_bytes  # noqa: E402
+from samplechop.service.engine import ChopModel, ChopParams, Chopper, result_json, zip_bytes  # noqa: E402
 
 LISTEN_DIR = REPO.parent / "shared" / "data" / "listen"
 RATE = 44_100
@@ -189,9 +189,10 @@ def run_process(command: Sequence[str], cwd: Path) -> ProcessRun:
 
 
 def samplechop_command() -> list[str]:
-    """The installed console script beside this interpreter, as a user runs it; else ``python -m service.cli``."""
+    """The installed console script beside this interpreter, as a user runs it; else ``python -m
+    samplechop.service.cli``."""
     script = Path(sys.executable).with_name("samplechop")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "service.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "samplechop.service.cli"]
 
 
 @dataclass

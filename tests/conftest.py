@@ -24,6 +24,6 @@ def beat_wav(tmp_path_factory: pytest.TempPathFactory, beat_synth: SynthRecord) 
 
 @pytest.fixture(scope="session")
 def chopper():
-    from service.engine import ChopModel, Chopper
+    from samplechop.service.engine import ChopModel, Chopper
 
     return Chopper(ChopModel())

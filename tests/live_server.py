@@ -11,9 +11,9 @@ import httpx
 import pytest
 import uvicorn
 
-from service.api.app import create_app
-from service.api.protocol import uvicorn_options
-from service.api.settings import Settings
+from samplechop.service.api.app import create_app
+from samplechop.service.api.protocol import uvicorn_options
+from samplechop.service.api.settings import Settings
 
 
 def shipped_model_path() -> Path:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from service.engine.bars import BarGrid, decode_bars
+from samplechop.service.engine.bars import BarGrid, decode_bars
 
 FPS = 50.0  # the engine's frame rate
 WINDOW_S = 0.07  # the beat-tracking evaluation window (mir_eval's default)
@@ -392,7 +392,7 @@ def _reference_best_score(
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_block_decoder_finds_the_optimum_of_a_direct_dynamic_programme(seed: int) -> None:
-    from service.engine import bars
+    from samplechop.service.engine import bars
 
     rng = np.random.default_rng(seed)
     frames = 400
@@ -423,7 +423,7 @@ def test_block_decoder_finds_the_optimum_of_a_direct_dynamic_programme(seed: int
 
 
 def test_tempo_transition_steps_equal_the_dense_cost_matrix() -> None:
-    from service.engine import bars
+    from samplechop.service.engine import bars
 
     intervals = np.arange(14, 55)
     transition = bars._Transition.build(intervals, 100.0, 0.5)

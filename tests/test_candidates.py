@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from service.engine.candidates import local_peaks, pick_candidates, snap_to_onsets, suppress_near, window_max
-from service.engine.diversify import pairwise_distances, select_diverse
-from service.engine.harmonic import harmonic_vectors, softmask
+from samplechop.service.engine.candidates import local_peaks, pick_candidates, snap_to_onsets, suppress_near, window_max
+from samplechop.service.engine.diversify import pairwise_distances, select_diverse
+from samplechop.service.engine.harmonic import harmonic_vectors, softmask
 
 RATE = 50.0
 

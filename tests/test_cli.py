@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from service.cli import main
+from samplechop.service.cli import main
 from tests.synth import beat_record, write_record
 
 
@@ -57,7 +57,7 @@ def test_a_folder_is_chopped_in_one_call(tmp_path: Path, capsys: pytest.CaptureF
 def test_bad_input_exits_non_zero_with_one_line(tmp_path: Path, setup, message: str) -> None:
     path = setup(tmp_path)
     completed = subprocess.run(
-        [sys.executable, "-m", "service.cli", "chop", str(path)], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "samplechop.service.cli", "chop", str(path)], capture_output=True, text=True, check=False
     )
     assert completed.returncode == 2
     assert completed.stderr.count("\n") == 1 and message in completed.stderr
@@ -122,7 +122,7 @@ def test_a_folder_survives_a_corrupt_record_and_names_stay_inside_out(
 
 
 def test_help_names_every_parameter(capsys: pytest.CaptureFixture[str]) -> None:
-    from service.parameters import PARAMETERS
+    from samplechop.service.parameters import PARAMETERS
 
     with pytest.raises(SystemExit):
         main(["chop", "--help"])

@@ -16,8 +16,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from service.api.app import create_app
-from service.api.settings import Settings
+from samplechop.service.api.app import create_app
+from samplechop.service.api.settings import Settings
 from tests.live_server import Server, shipped_model_path
 
 MAX_EXAMPLES = int(os.environ.get("SAMPLECHOP_CONTRACT_EXAMPLES", "200"))

@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from trainer.corpus import render_corpus
-from trainer.corpus.arrangement import Arrangement, Track
-from trainer.corpus.kits import KITS
-from trainer.corpus.labels import beat_rows, chop_times
-from trainer.corpus.music21_source import COLLECTIONS, corpus_root
-from trainer.corpus.render import SoundingNote, render_stems
-from trainer.corpus.song import build_song, make_bars
-from trainer.corpus.sources import (
+from samplechop.trainer.corpus import render_corpus
+from samplechop.trainer.corpus.arrangement import Arrangement, Track
+from samplechop.trainer.corpus.kits import KITS
+from samplechop.trainer.corpus.labels import beat_rows, chop_times
+from samplechop.trainer.corpus.music21_source import COLLECTIONS, corpus_root
+from samplechop.trainer.corpus.render import SoundingNote, render_stems
+from samplechop.trainer.corpus.song import build_song, make_bars
+from samplechop.trainer.corpus.sources import (
     GM_SOUNDFONTS,
     SourceError,
     all_sources,
@@ -26,9 +26,9 @@ from trainer.corpus.sources import (
     licence_allowed,
     missing_sources,
 )
-from trainer.corpus.styles import STYLE_BY_NAME
-from trainer.corpus.tempo import drifting
-from trainer.corpus.voice import Syllable, VoiceStyle, render_voice
+from samplechop.trainer.corpus.styles import STYLE_BY_NAME
+from samplechop.trainer.corpus.tempo import drifting
+from samplechop.trainer.corpus.voice import Syllable, VoiceStyle, render_voice
 
 SR = 44100
 SEED = 7

@@ -22,8 +22,8 @@ import pytest
 import soundfile as sf
 import soxr
 
-from service.cli import main
-from shared_features.audio import (
+from samplechop.service.cli import main
+from samplechop.shared_features.audio import (
     UNKNOWN_FRAMES,
     AudioDecodeError,
     AudioLimitError,
@@ -164,7 +164,7 @@ def test_non_seekable_codecs_in_refused_containers_are_415(tmp_path: Path, fmt: 
 
 @peak_bytes(None)  # the whole engine runs here
 def test_huge_finite_float_samples_are_normalised_for_analysis(tmp_path: Path, chopper) -> None:
-    from service.engine import ChopParams, slice_files
+    from samplechop.service.engine import ChopParams, slice_files
 
     music = beat_record(4.0, bpm=120.0, rate=RATE, seed=5).audio
     path = write(tmp_path / "loud.wav", (music * np.float32(1e36)).astype(np.float32), RATE, "WAV", "FLOAT")
@@ -418,7 +418,7 @@ def test_the_private_copy_is_removed_on_close(tmp_path: Path) -> None:
 
 
 def test_fades_are_exact_at_both_ends_of_a_long_slice() -> None:
-    from service.engine.slices import fade_gain
+    from samplechop.service.engine.slices import fade_gain
 
     length, fade = 30_000_001, 88  # a 11-min slice at 44.1 kHz: indices beyond float32's exact integers
     head = fade_gain(0, 1000, length, fade)
@@ -434,7 +434,7 @@ def test_fades_are_exact_at_both_ends_of_a_long_slice() -> None:
 
 @peak_bytes(40 * 2**20)
 def test_decoding_costs_the_mono_analysis_copy_not_the_original(tmp_path: Path) -> None:
-    from service.engine.slices import slice_wav_bytes
+    from samplechop.service.engine.slices import slice_wav_bytes
 
     seconds = 60.0
     path = tmp_path / "minute.wav"
@@ -468,7 +468,7 @@ def test_decoding_costs_the_mono_analysis_copy_not_the_original(tmp_path: Path) 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "service.cli", "chop", *args],
+        [sys.executable, "-m", "samplechop.service.cli", "chop", *args],
         capture_output=True,
         text=True,
         check=False,

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from service.engine import (
+from samplechop.service.engine import (
     AudioDecodeError,
     ChopParams,
     InvalidParameters,
@@ -21,8 +21,8 @@ from service.engine import (
     write_slices,
     zip_bytes,
 )
-from service.engine.pipeline import root_note_for, zip_name
-from service.engine.slices import FADE_IN_S, FADE_OUT_S, dc_offset
+from samplechop.service.engine.pipeline import root_note_for, zip_name
+from samplechop.service.engine.slices import FADE_IN_S, FADE_OUT_S, dc_offset
 from tests.synth import SynthRecord, beat_record
 from tests.test_bars import f_measure  # checked against mir_eval there
 
@@ -35,7 +35,7 @@ class _ConstantModel:
         self.model = model
 
     def predict(self, model_input: np.ndarray):
-        from service.engine import Activations
+        from samplechop.service.engine import Activations
 
         flat = np.full(model_input.shape[0], 0.2, dtype=np.float32)
         return Activations(beat=flat, downbeat=flat, chop=flat)
@@ -90,7 +90,7 @@ def test_the_network_puts_the_bar_line_on_the_chord_change(chopper, grooves) -> 
 
 def test_without_the_network_the_grid_falls_apart(chopper, grooves) -> None:
     # The regression guard: the same engine with the network swapped for a constant must lose the beat.
-    from service.engine import Chopper
+    from samplechop.service.engine import Chopper
 
     beat_f, _, on_downbeat = _grid_scores(Chopper(_ConstantModel(chopper.model)), grooves)
     assert max(beat_f) < 0.6, beat_f
@@ -200,7 +200,7 @@ def test_silent_empty_and_non_audio_records(chopper, tmp_path: Path) -> None:
 
 
 def test_duration_limit(beat_wav: Path) -> None:
-    from service.engine import ChopModel, Chopper
+    from samplechop.service.engine import ChopModel, Chopper
 
     with pytest.raises(RecordTooLong):
         Chopper(ChopModel(), max_duration_s=2.0).chop(beat_wav)
@@ -221,9 +221,9 @@ def test_bad_parameters(params: dict) -> None:
 def test_every_parameter_is_defined_once_and_agrees_with_the_engine() -> None:
     from dataclasses import fields
 
-    from service.engine import exports, slicing
-    from service.engine.slices import LOOP_CROSSFADE_S
-    from service.parameters import BY_NAME, PARAMETERS
+    from samplechop.service.engine import exports, slicing
+    from samplechop.service.engine.slices import LOOP_CROSSFADE_S
+    from samplechop.service.parameters import BY_NAME, PARAMETERS
 
     assert [p.attribute for p in PARAMETERS] == [f.name for f in fields(ChopParams)]
     assert {p.name for p in PARAMETERS} >= {
@@ -273,7 +273,7 @@ def test_pad_notes_stay_midi_notes() -> None:
 
 
 def _wav_chunks(data: bytes) -> dict[bytes, bytes]:
-    from service.engine.slices import riff_chunks
+    from samplechop.service.engine.slices import riff_chunks
 
     return {identifier: data[offset : offset + size] for identifier, offset, size in riff_chunks(data)}
 

@@ -254,7 +254,7 @@ def test_engine_output_reads_the_chops_and_the_grid() -> None:
 
 
 def test_constant_network_keeps_each_head_mean_and_drops_the_shape() -> None:
-    from service.engine import Activations
+    from samplechop.service.engine import Activations
 
     def predict(model_input: np.ndarray) -> Activations:
         column = model_input[:, 0]

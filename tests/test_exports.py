@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from service.engine.bars import BarGrid
-from service.engine.exports import (
+from samplechop.service.engine.bars import BarGrid
+from samplechop.service.engine.exports import (
     ExportChop,
     export_chops,
     key_signature,
@@ -26,9 +26,9 @@ from service.engine.exports import (
     slice_file_name,
     xpm_bytes,
 )
-from service.engine.key import Key
-from service.engine.slices import SamplerInfo, clean_slice_wav_bytes, riff_chunks
-from service.engine.slicing import slice_spans
+from samplechop.service.engine.key import Key
+from samplechop.service.engine.slices import SamplerInfo, clean_slice_wav_bytes, riff_chunks
+from samplechop.service.engine.slicing import slice_spans
 from tests.synth import beat_record
 
 BPM = 96.0

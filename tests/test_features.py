@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from shared_features import FEATURE_SPEC, AudioDecodeError, compute_features, decode_audio
+from samplechop.shared_features import FEATURE_SPEC, AudioDecodeError, compute_features, decode_audio
 from tests.synth import beat_record
 
 
@@ -23,7 +23,10 @@ def test_the_package_exports_the_spectral_front_end() -> None:
 
 
 def test_the_feature_path_imports_neither_librosa_nor_numba() -> None:
-    code = "import shared_features, service.engine, sys; print(sorted({'librosa', 'numba'} & set(sys.modules)))"
+    code = (
+        "import samplechop.shared_features, samplechop.service.engine, sys; "
+        "print(sorted({'librosa', 'numba'} & set(sys.modules)))"
+    )
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.strip() == "[]"
 
@@ -50,7 +53,7 @@ def test_non_audio_is_a_clear_error(data: bytes) -> None:
 
 def test_harmonic_vectors_equal_librosa_hpss_around_each_frame() -> None:
     librosa = pytest.importorskip("librosa")
-    from service.engine.harmonic import harmonic_vectors
+    from samplechop.service.engine.harmonic import harmonic_vectors
 
     spectrum = np.abs(np.random.default_rng(0).standard_normal((600, 40))).astype(np.float32)
     frames = np.array([0, 7, 300, 599])

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import importlib.metadata as metadata
 import json
+import shutil
 import subprocess
 import sys
 import tomllib
+import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -115,11 +117,11 @@ def test_cli_chop_and_service_app_import_no_training_packages(tmp_path: Path) ->
     record = write_record(beat_record(3.0, bpm=110.0, seed=3), tmp_path / "record.wav")
     code = (
         "import json, sys\n"
-        "from service.cli import main\n"
+        "from samplechop.service.cli import main\n"
         "names = sys.argv[3].split(',')\n"
         "status = main(['chop', sys.argv[1], '--chops', '3', '--format', 'json', '--out', sys.argv[2]])\n"
         "after_chop = sorted(m for m in names if m in sys.modules)\n"
-        "import service.api.app, service.api.server\n"
+        "import samplechop.service.api.app, samplechop.service.api.server\n"
         "after_app = sorted(m for m in names if m in sys.modules)\n"
         "print(json.dumps({'status': status, 'after_chop': after_chop, 'after_app': after_app}), file=sys.stderr)\n"
     )
@@ -134,3 +136,29 @@ def test_cli_chop_and_service_app_import_no_training_packages(tmp_path: Path) ->
     assert report == {"status": 0, "after_chop": [], "after_app": []}, done.stderr
     assert len(json.loads(done.stdout)["chops"]) == 3
     assert len(list((tmp_path / "out").glob("record_*.wav"))) == 3  # named after the record
+
+
+def test_the_wheel_installs_one_top_level_package(tmp_path: Path) -> None:
+    """`pip install .` adds `samplechop` (and its dist-info) to site-packages and no generic names such as `service`,
+    `trainer` or `shared_features` that would collide with another project's."""
+    # Built from a copy of what the sdist holds, so the build leaves nothing (build/, *.egg-info) in the checkout.
+    source = tmp_path / "source"
+    shutil.copytree(REPO / "samplechop", source / "samplechop", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(REPO / name, source / name)
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), source],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr
+    (wheel,) = tmp_path.glob("samplechop-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        top_level = {name.split("/", 1)[0] for name in archive.namelist()}
+        packaged = set(archive.namelist())
+    name, version = wheel.name.split("-")[:2]
+    assert top_level == {"samplechop", f"{name}-{version}.dist-info"}
+    # the shipped model and the web page travel inside the package
+    assert {"samplechop/service/models/default.onnx", "samplechop/service/static/index.html"} <= packaged

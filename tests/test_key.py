@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from service.engine.key import Key, chop_keys, estimate_key, note_amplitudes, pitch_class_profile
-from shared_features import FEATURE_SPEC, compute_features
-from shared_features.spectral import PITCH_CLASSES
+from samplechop.service.engine.key import Key, chop_keys, estimate_key, note_amplitudes, pitch_class_profile
+from samplechop.shared_features import FEATURE_SPEC, compute_features
+from samplechop.shared_features.spectral import PITCH_CLASSES
 from tests.synth import beat_record
 
 RATE = FEATURE_SPEC.sample_rate

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 
-from service.api.openapi import OPENAPI_PATH, render
+from samplechop.service.api.openapi import OPENAPI_PATH, render
 
 
 def test_committed_openapi_matches_the_app() -> None:
-    assert OPENAPI_PATH.exists(), "run: python -m service.api.openapi"
-    assert OPENAPI_PATH.read_text() == render(), "openapi/openapi.json drifted; run: python -m service.api.openapi"
+    assert OPENAPI_PATH.exists(), "run: python -m samplechop.service.api.openapi"
+    assert OPENAPI_PATH.read_text() == render(), (
+        "openapi/openapi.json drifted; run: python -m samplechop.service.api.openapi"
+    )
 
 
 def test_openapi_documents_the_chop_endpoint() -> None:
@@ -57,7 +59,7 @@ def test_the_result_document_has_room_for_the_beat_grid() -> None:
 
 
 def test_the_web_pages_fields_are_documented_with_their_choices() -> None:
-    """service/static/js/api.js enables a control only when POST /chop documents its field (and its choices):
+    """samplechop/service/static/js/api.js enables a control only when POST /chop documents its field (and its choices):
     these names and enums are what the page sends."""
     document = json.loads(render())
     chop = document["paths"]["/chop"]["post"]
@@ -82,7 +84,7 @@ def test_the_schema_is_the_parameter_table() -> None:
     table's default, bounds and help, and the page's points pattern accepts what the parser does."""
     import re
 
-    from service.parameters import PARAMETERS, InvalidParameters, parse_points
+    from samplechop.service.parameters import PARAMETERS, InvalidParameters, parse_points
 
     document = json.loads(render())
     form = document["paths"]["/chop"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
@@ -106,7 +108,7 @@ def test_the_schema_is_the_parameter_table() -> None:
 
 
 def test_the_reference_names_every_parameter() -> None:
-    from service.parameters import PARAMETERS
+    from samplechop.service.parameters import PARAMETERS
 
     reference = (OPENAPI_PATH.parents[1] / "docs" / "service.md").read_text()
     for parameter in PARAMETERS:

@@ -134,7 +134,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         replicas, urls, started = {}, {}, []
         for name in ("replica-1", "replica-2"):
             port = _free_port()
-            command = [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+            command = [
+                sys.executable,
+                "-m",
+                "samplechop.service.cli",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ]
             replicas[name], log = spawn(name, command, replica_env)
             urls[name] = f"http://127.0.0.1:{port}"
             started.append((name, log))
@@ -271,7 +280,7 @@ def test_compose_runs_the_tested_wiring() -> None:
     store service; only settings the service has; health by /readyz."""
     import yaml
 
-    from service.api.settings import Settings
+    from samplechop.service.api.settings import Settings
 
     services = yaml.safe_load(COMPOSE.read_text())["services"]
     assert {"replica-1", "replica-2", "balancer", "objectstore"} <= set(services)

@@ -6,9 +6,9 @@ import librosa
 import numpy as np
 import pytest
 
+from samplechop.trainer.seed.augment import extended_cqt, shifted_summed_cqt
+from samplechop.trainer.seed.features import SEED_SPEC, record_features
 from tests.synth import beat_record
-from trainer.seed.augment import extended_cqt, shifted_summed_cqt
-from trainer.seed.features import SEED_SPEC, record_features
 
 
 @pytest.mark.parametrize("semitones", [-3, -1, 2, 3])

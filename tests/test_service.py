@@ -36,12 +36,12 @@ import soundfile as sf
 import uvicorn
 from fastapi import FastAPI
 
-from service.api.app import create_app
-from service.api.schemas import ChopDocument
-from service.api.settings import Settings
-from service.engine import DEFAULT_MODEL_PATH
-from service.engine.slices import riff_chunks
-from shared_features import FEATURE_VERSION
+from samplechop.service.api.app import create_app
+from samplechop.service.api.schemas import ChopDocument
+from samplechop.service.api.settings import Settings
+from samplechop.service.engine import DEFAULT_MODEL_PATH
+from samplechop.service.engine.slices import riff_chunks
+from samplechop.shared_features import FEATURE_VERSION
 from tests.live_server import Server, shipped_model_path
 from tests.synth import beat_record
 
@@ -173,7 +173,7 @@ def _assert_problem(response: httpx.Response, status: int, slug: str | None = No
 
 
 def _cli_document(capsys: pytest.CaptureFixture[str], path: Path, model: Path, *args: str) -> dict:
-    from service.cli import main
+    from samplechop.service.cli import main
 
     capsys.readouterr()
     assert main(["chop", str(path), "--format", "json", "--model", str(model), *args]) == 0
@@ -573,7 +573,7 @@ def test_a_model_for_another_feature_spec_refuses_to_start(
     assert "refusing to start" in caplog.text
     assert "feature spec" in caplog.text
     # `samplechop serve` says so in one line and exits 2 before starting uvicorn
-    from service.cli import main
+    from samplechop.service.cli import main
 
     monkeypatch.setenv("SAMPLECHOP_MODEL_PATH", str(model))
     assert main(["serve", "--port", "0"]) == 2
@@ -599,7 +599,7 @@ def test_samplechop_serve_with_two_workers(
     command = [
         sys.executable,
         "-m",
-        "service.cli",
+        "samplechop.service.cli",
         "serve",
         "--host",
         "127.0.0.1",
@@ -818,7 +818,7 @@ def test_the_upload_cap_answers_503_with_retry_after(tmp_path: Path, records: di
 
 
 def test_audio_beyond_the_analysis_limits_is_422(tmp_path: Path) -> None:
-    from service.api.problems import AudioLimitError
+    from samplechop.service.api.problems import AudioLimitError
 
     if AudioLimitError is None:
         pytest.skip("this decoder has no AudioLimitError yet")
@@ -833,7 +833,7 @@ def test_audio_beyond_the_analysis_limits_is_422(tmp_path: Path) -> None:
 
 
 def test_stored_results_name_their_download_safely(tmp_path: Path) -> None:
-    from service.api.results import PackedResult, pack_result
+    from samplechop.service.api.results import PackedResult, pack_result
 
     named = PackedResult(io.BytesIO(pack_result([("a.txt", b"x")], created=0.0, download_name="vibe-ace.zip")))
     assert named.manifest.download_name == "vibe-ace.zip"

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from service.engine.bars import BarGrid
-from service.engine.slices import (
+from samplechop.service.engine.bars import BarGrid
+from samplechop.service.engine.slices import (
     FADE_IN_S,
     EdgeOptions,
     SamplerInfo,
@@ -20,7 +20,7 @@ from service.engine.slices import (
     render_slice,
     riff_chunks,
 )
-from service.engine.slicing import PRE_ATTACK_S, LengthMode, local_beat_period_s, slice_spans
+from samplechop.service.engine.slicing import PRE_ATTACK_S, LengthMode, local_beat_period_s, slice_spans
 from tests.synth import SynthRecord, beat_record
 
 BPM = 96.0

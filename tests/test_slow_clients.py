@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from service.api.settings import Settings
+from samplechop.service.api.settings import Settings
 from tests.live_server import Server, shipped_model_path
 
 HEADER_S = 1.0

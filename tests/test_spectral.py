@@ -1,4 +1,4 @@
-"""Feature spec 2 (shared_features/spectral.py): frame timing, units, agreement with librosa, edge cases."""
+"""Feature spec 2 (samplechop/shared_features/spectral.py): frame timing, units, agreement with librosa, edge cases."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from shared_features.spectral import (
+from samplechop.shared_features.spectral import (
     PITCH_CLASSES,
     SPECTRAL_SPEC,
     SpectralSpec,
@@ -230,7 +230,7 @@ def test_same_input_same_features() -> None:
 
 def test_block_sizes_do_not_show(monkeypatch: pytest.MonkeyPatch) -> None:
     """Odd block sizes (STFT, decimation, BLAS pieces) give the same features: no seams at block edges."""
-    from shared_features import spectral
+    from samplechop.shared_features import spectral
 
     signal = _noise(6.0, seed=2)
     reference = compute_features(signal)
@@ -317,16 +317,16 @@ def test_spectral_module_imports_neither_librosa_nor_numba() -> None:
     """The module itself (loaded on its own, without the package's __init__) and a full run pull in neither."""
     load = (
         "import importlib.util\n"
-        "found = importlib.util.spec_from_file_location('spectral_alone', 'shared_features/spectral.py')\n"
+        "found = importlib.util.spec_from_file_location('spectral_alone', 'samplechop/shared_features/spectral.py')\n"
         "module = importlib.util.module_from_spec(found)\n"
         "sys.modules['spectral_alone'] = module\n"
         "found.loader.exec_module(module)\n"
-        "assert 'shared_features' not in sys.modules"
+        "assert 'samplechop.shared_features' not in sys.modules"
     )
     result = _run_python(_IMPORT_CHECK.format(load=load))
     assert result.returncode == 0, result.stderr
 
 
 def test_package_import_pulls_in_neither_librosa_nor_numba() -> None:
-    result = _run_python(_IMPORT_CHECK.format(load="import shared_features.spectral as module"))
+    result = _run_python(_IMPORT_CHECK.format(load="import samplechop.shared_features.spectral as module"))
     assert result.returncode == 0, result.stderr

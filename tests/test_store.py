@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from service.api.app import sweep_forever
-from service.api.results import CorruptResult, PackedResult, pack_result, render_to_bytes
-from service.api.store import HIGH_WATER, SUFFIX, ResultStore, new_id
-from service.engine import ChopParams, result_json, slice_files, zip_bytes
+from samplechop.service.api.app import sweep_forever
+from samplechop.service.api.results import CorruptResult, PackedResult, pack_result, render_to_bytes
+from samplechop.service.api.store import HIGH_WATER, SUFFIX, ResultStore, new_id
+from samplechop.service.engine import ChopParams, result_json, slice_files, zip_bytes
 from tests.synth import beat_record
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from shared_features import FEATURE_SPEC
+from samplechop.shared_features import FEATURE_SPEC
+from samplechop.trainer.labels import frame_labels, read_beat_rows, read_chop_times
+from samplechop.trainer.sequences import HEADS, assign_splits, record_targets
 from tests.synth import write_corpus
-from trainer.labels import frame_labels, read_beat_rows, read_chop_times
-from trainer.sequences import HEADS, assign_splits, record_targets
 
 
 def test_chop_times_file_format(tmp_path: Path) -> None:
@@ -59,7 +59,7 @@ tensorflow = pytest.importorskip("tensorflow", reason="the trainer extra is not 
 
 
 def _train_tiny(root: Path, corpus: Path) -> dict:
-    from trainer.cli import main
+    from samplechop.trainer.cli import main
 
     dataset, fit = root / "dataset", root / "fit"
     assert main(["build", "--corpus", str(corpus), "--out", str(dataset), "--seed", "3"]) == 0
@@ -83,7 +83,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory, corpus: Path) -> tuple[Pat
 
 
 def test_export_writes_a_checked_model_and_card(trained: tuple[Path, dict]) -> None:
-    from service.engine import ChopModel
+    from samplechop.service.engine import ChopModel
 
     root, card = trained
     assert card["feature_spec"] == FEATURE_SPEC.to_dict()
@@ -117,7 +117,7 @@ def test_training_reproduces_the_same_weights_bit_for_bit(
 def test_the_service_refuses_a_model_file_that_is_not_the_one_in_its_card(
     tmp_path: Path, trained: tuple[Path, dict]
 ) -> None:
-    from service.engine import ChopModel, ModelLoadError
+    from samplechop.service.engine import ChopModel, ModelLoadError
 
     root, card = trained
     model = tmp_path / "swapped.onnx"
@@ -128,7 +128,7 @@ def test_the_service_refuses_a_model_file_that_is_not_the_one_in_its_card(
 
 
 def test_export_refuses_a_model_that_breaks_parity(trained: tuple[Path, dict], monkeypatch: pytest.MonkeyPatch) -> None:
-    from trainer import export
+    from samplechop.trainer import export
 
     root, _ = trained
     monkeypatch.setattr(export, "PARITY_TOLERANCE", -1.0)
@@ -146,7 +146,7 @@ def test_export_refuses_a_model_that_breaks_parity(trained: tuple[Path, dict], m
 
 
 def test_train_cli_reports_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from trainer.cli import main
+    from samplechop.trainer.cli import main
 
     assert main(["build", "--corpus", str(tmp_path / "nothing"), "--out", str(tmp_path / "ds")]) == 2
     assert "no NAME.wav" in capsys.readouterr().err
@@ -154,8 +154,8 @@ def test_train_cli_reports_bad_input(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 def test_the_whole_chain_on_a_tiny_rendered_corpus(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("tinysoundfont", reason="the renderer is not installed")
-    from trainer.cli import main
-    from trainer.corpus.sources import missing_sources
+    from samplechop.trainer.cli import main
+    from samplechop.trainer.corpus.sources import missing_sources
 
     if missing_sources():  # scripts/setup --dev installs them; a bare pip install does not
         pytest.skip(f"soundfonts/kits missing: {[source.package for source in missing_sources()]}")

@@ -33,11 +33,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from service.api.app import create_app
-from service.api.settings import Settings
-from service.api.web import STATIC_DIR
-from service.engine.exports import record_slug
-from service.engine.slices import FADE_IN_S, FADE_OUT_S, EdgeOptions, render_slice
+from samplechop.service.api.app import create_app
+from samplechop.service.api.settings import Settings
+from samplechop.service.api.web import STATIC_DIR
+from samplechop.service.engine.exports import record_slug
+from samplechop.service.engine.slices import FADE_IN_S, FADE_OUT_S, EdgeOptions, render_slice
 from tests.live_server import Server, shipped_model_path
 from tests.synth import beat_record
 
@@ -95,7 +95,7 @@ def _static_files() -> list[Path]:
 def test_create_app_serves_the_page(tmp_path: Path) -> None:
     """``create_app`` wires the page in; the page and every file under static/ are served with their media type."""
     app = create_app(Settings(store_url=str(tmp_path)))
-    assert _has_page(app), "create_app does not call service.api.web.mount_web(app)"
+    assert _has_page(app), "create_app does not call samplechop.service.api.web.mount_web(app)"
     media_types = {".js": "javascript", ".css": "text/css", ".svg": "image/svg+xml", ".md": "text/markdown"}
 
     async def probe() -> None:

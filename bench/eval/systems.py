@@ -5,8 +5,8 @@ its figures are averaged over the runs, record by record). Systems that do not c
 systems that do not track beats leave ``beats_s``/``downbeats_s``/``tempo_bpm`` None; the tables show "—" there.
 
 Baselines use only librosa and share one analysis per record (onset envelope, onsets, tracked beats). The engine
-adapters wrap ``service.engine``; an ablation is just another system — :func:`engine_system` takes any model object
-the engine's :class:`~service.engine.Chopper` accepts (see :class:`ConstantNetwork`).
+adapters wrap ``samplechop.service.engine``; an ablation is just another system — :func:`engine_system` takes any model
+object the engine's :class:`~samplechop.service.engine.Chopper` accepts (see :class:`ConstantNetwork`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 from bench.eval.data import HOP_LENGTH, SAMPLE_RATE_HZ, DevRecord
 
 if TYPE_CHECKING:
-    from service.engine import ChopParams, ChopResult
+    from samplechop.service.engine import ChopParams, ChopResult
 
 SEED_MODEL = Path(__file__).resolve().parent.parent / "models" / "seed.onnx"
 CHOPS = 8  # K, the engine's default chop count (ChopParams.chops)
@@ -177,7 +177,7 @@ def engine_output(result: ChopResult) -> SystemOutput:
 def engine_system(model: Any, params: ChopParams | None = None, bar_decoder: Any = None) -> System:
     """The engine with ``model`` (a ``ChopModel`` or a stand-in — an ablation), ``params`` and a bar decoder
     (default: ours)."""
-    from service.engine import ChopParams, Chopper
+    from samplechop.service.engine import ChopParams, Chopper
 
     chopper = Chopper(model, bar_decoder=bar_decoder)
     chop_params = params or ChopParams()
@@ -201,7 +201,7 @@ class ConstantNetwork:
         self.model_id = f"{model.model_id}+constant"
 
     def predict(self, model_input: np.ndarray) -> Any:
-        from service.engine import Activations
+        from samplechop.service.engine import Activations
 
         real = self.model.predict(model_input)
 
@@ -214,8 +214,8 @@ class ConstantNetwork:
 def librosa_bar_decoder(activations: Any, features: Any) -> Any:
     """Ablation: librosa's beat tracker on our onset envelope instead of our bar decoder; 4/4 assumed, the bar
     phase (which of every four beats is the downbeat) chosen by our network's mean downbeat activation."""
-    from service.engine import BarGrid
-    from shared_features import FEATURE_SPEC
+    from samplechop.service.engine import BarGrid
+    from samplechop.shared_features import FEATURE_SPEC
 
     envelope = features.onset_envelope
     if envelope.size < 8 or not np.any(envelope > 0):
@@ -242,11 +242,11 @@ def seed_system(onnx_path: Path, k: int = CHOPS, top_n: int = 16, threshold: flo
     CQT of the second after each candidate."""
     import onnxruntime as ort
 
-    from service.engine.candidates import local_peaks, suppress_near
-    from service.engine.diversify import select_diverse
-    from service.engine.harmonic import harmonic_vectors
-    from shared_features import decode_audio
-    from trainer.seed.features import SEED_SPEC, record_features
+    from samplechop.service.engine.candidates import local_peaks, suppress_near
+    from samplechop.service.engine.diversify import select_diverse
+    from samplechop.service.engine.harmonic import harmonic_vectors
+    from samplechop.shared_features import decode_audio
+    from samplechop.trainer.seed.features import SEED_SPEC, record_features
 
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     frame_rate = SEED_SPEC.sample_rate / SEED_SPEC.hop_length
@@ -279,7 +279,7 @@ def default_systems(
 ) -> list[SystemEntry]:
     """The engine (default λ, λ = 0) and its ablations (constant network, librosa's beats instead of our decoder,
     the seed recipe when its model exists), an optional second model, and the librosa baselines."""
-    from service.engine import DEFAULT_MODEL_PATH, ChopModel, ChopParams
+    from samplechop.service.engine import DEFAULT_MODEL_PATH, ChopModel, ChopParams
 
     model = ChopModel(model_path or DEFAULT_MODEL_PATH)
     params = ChopParams(chops=k, top_n=max(top_n, k))
