@@ -21,8 +21,9 @@ from samplechop.service.engine import (
     write_slices,
     zip_bytes,
 )
-from samplechop.service.engine.pipeline import root_note_for, zip_name
+from samplechop.service.engine.pipeline import root_note_for
 from samplechop.service.engine.slices import FADE_IN_S, FADE_OUT_S, dc_offset
+from samplechop.service.engine.writers import zip_name
 from tests.synth import SynthRecord, beat_record
 from tests.test_bars import f_measure  # checked against mir_eval there
 
@@ -267,6 +268,75 @@ def test_bad_text_values_are_named(values: dict[str, str], message: str) -> None
 def test_pad_notes_stay_midi_notes() -> None:
     assert root_note_for(8, 36) == 36
     assert root_note_for(128, 36) == 0 and root_note_for(100, 60) == 28
+
+
+# --- diversification on a record ----------------------------------------------------------------------------------
+
+# Major triads (root, major third, fifth, octave) on four roots: A, D, C and G, as in tests/synth.py.
+CHORD_ROOTS_HZ = {"A": 110.0, "D": 146.8, "C": 130.8, "G": 98.0}
+# Seven bars of A and one each of G, C and D: the record's main chord holds most of its bars.
+BAR_CHORDS = "AAGAACAADA"
+CHORD_BPM = 120.0
+
+
+def _triad(root_hz: float, seconds: float, rate: int) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    tone = sum(np.sin(2 * np.pi * root_hz * ratio * t) for ratio in (1.0, 1.26, 1.5, 2.0))
+    return (0.12 * tone * np.minimum(1.0, t / 0.005) * np.exp(-t * 0.8)).astype(np.float32)
+
+
+class _OracleModel:
+    """A stand-in network whose chop head fires on every bar line and prefers the bars of the main chord (0.95) to
+    the others (0.6): the best-scored candidates are then all alike, and only diversification can find the other
+    chords. Its beat heads are not read (the test gives the chopper the grid)."""
+
+    model_id = "oracle"
+
+    def __init__(self, downbeats_s: np.ndarray, preferred: np.ndarray) -> None:
+        self.downbeats_s, self.preferred = downbeats_s, preferred
+
+    def predict(self, model_input: np.ndarray):
+        from samplechop.service.engine import Activations
+        from samplechop.shared_features import FEATURE_SPEC
+
+        chop = np.zeros(model_input.shape[0], dtype=np.float32)
+        frames = np.rint(self.downbeats_s * FEATURE_SPEC.frame_rate_hz).astype(int)
+        chop[frames] = np.where(self.preferred, 0.95, 0.6)
+        return Activations(beat=chop, downbeat=chop, chop=chop)
+
+
+def test_diversification_finds_the_other_chords_the_best_scored_miss(tmp_path: Path) -> None:
+    """On a record whose best-scored candidates are harmonically alike (seven bars of A, then one each of G, C, D),
+    the default diversity picks chops over more chords than the same number of best-scored ones: MAD, not first-N.
+    The grid and the chop head are the record's truth, so only the choice among the candidates is tested."""
+    from samplechop.service.engine import BarGrid, Chopper
+
+    rate, bar_s = 22_050, 4 * 60.0 / CHORD_BPM
+    drums = beat_record(len(BAR_CHORDS) * bar_s + 1.0, bpm=CHORD_BPM, channels=1, rate=rate, chords=False, seed=9)
+    audio = drums.audio[:, 0].copy()
+    for bar, chord in enumerate(BAR_CHORDS):
+        start = int(drums.downbeats_s[bar] * rate)
+        tone = _triad(CHORD_ROOTS_HZ[chord], bar_s, rate)
+        audio[start : start + tone.size] += tone[: audio.size - start]
+    path = tmp_path / "chords.wav"
+    sf.write(path, audio, rate)
+    downbeats = drums.downbeats_s[: len(BAR_CHORDS)]
+    beats = drums.beats_s[: 4 * len(BAR_CHORDS)]
+    grid = BarGrid(beats, np.arange(beats.size) % 4 + 1, 4, CHORD_BPM)
+    model = _OracleModel(downbeats, np.array([chord == "A" for chord in BAR_CHORDS]))
+    chopper = Chopper(model, bar_decoder=lambda _activations, _features: grid)
+
+    def chords(diversity: float) -> list[str]:
+        result = chopper.chop(path, ChopParams(chops=4, diversity=diversity)).result
+        bars = [int(np.argmin(np.abs(downbeats - chop.attack))) for chop in sorted(result.chops, key=lambda c: c.rank)]
+        assert all(chop.downbeat for chop in result.chops)
+        return [BAR_CHORDS[bar] for bar in bars]
+
+    by_score = chords(0.0)
+    assert by_score == ["A"] * 4  # the premise: the four best-scored candidates are alike
+    diverse = chords(ChopParams().diversity)
+    assert diverse[0] == "A"  # MAD starts from the best-scored candidate...
+    assert sorted(diverse) == ["A", "C", "D", "G"], diverse  # ...then takes every other chord, once each
 
 
 # --- length modes on the synthetic grooves ------------------------------------------------------------------------

@@ -1,10 +1,11 @@
-"""The HTTP service, end to end: real uvicorn servers on loopback, real audio, httpx.
+"""The HTTP service, end to end: the real app with its lifespan run (the model loaded and warmed up), real audio.
 
-Two servers run for the whole module in threads of this process (the model loads once per server): ``a`` and
-``b`` share one results store (two replicas). One test starts ``samplechop serve --workers 2`` as a subprocess.
-What needs no socket (headers, the contract, the upload cap) runs in process against the ASGI app; expiry and
-the store's size cap are tested with a fake clock in ``test_store.py``, slow clients in ``test_slow_clients.py``,
-replicas behind a real load balancer on S3 in ``test_scaleout.py``.
+Most tests speak ASGI to the app in this process (httpx's ASGI transport, no socket): one app for the module, and
+a second over the same results store as another replica. A real uvicorn server runs only where the socket is the
+point: a chunked upload cut off at the cap, a declared ``Content-Length`` refused before its body, ``samplechop
+serve --workers 2`` (a subprocess sharing the store), and uvicorn refusing to start. Expiry and the store's size cap
+are tested with a fake clock in ``test_store.py``, slow clients in ``test_slow_clients.py``, replicas in separate
+processes behind a real load balancer on S3 in ``test_scaleout.py``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ import tempfile
 import time
 import zipfile
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import anyio
@@ -34,6 +36,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import uvicorn
+from anyio.from_thread import BlockingPortal, start_blocking_portal
 from fastapi import FastAPI
 
 from samplechop.service.api.app import create_app
@@ -49,14 +52,15 @@ TRUMPET = Path(__file__).resolve().parents[2] / "shared" / "data" / "listen" / "
 MAX_UPLOAD = 1_500_000
 MAX_DURATION_S = 10.0
 PROBLEM = "application/problem+json"
+READY_TIMEOUT_S = 120.0
 
 
-# --- servers --------------------------------------------------------------------------------------------------
+# --- apps -----------------------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A private directory with ``tmp/`` as the temporary directory of the servers (to count leftovers)."""
+    """A private directory with ``tmp/`` as the temporary directory of the apps (to count leftovers)."""
     root = tmp_path_factory.mktemp("service")
     private_tmp = root / "tmp"
     private_tmp.mkdir()
@@ -89,24 +93,74 @@ def _settings(store: Path, **overrides: object) -> Settings:
     return Settings(**{**values, **overrides})
 
 
-@pytest.fixture(scope="module")
-def server_a(shared_store: Path) -> Iterator[Server]:
-    server = Server.start(_settings(shared_store))
-    yield server
-    server.stop()
+class _PortalTransport(httpx.BaseTransport):
+    """httpx's ASGI transport for a synchronous client: each request runs on the event loop the app's lifespan runs
+    on (a blocking portal's thread), so requests from several threads run there concurrently."""
+
+    def __init__(self, app: FastAPI, portal: BlockingPortal) -> None:
+        self.asgi = httpx.ASGITransport(app=app)
+        self.portal = portal
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self.portal.call(self._send, request)
+
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        answer = await self.asgi.handle_async_request(request)
+        body = await answer.aread()
+        return httpx.Response(answer.status_code, headers=answer.headers, stream=httpx.ByteStream(body))
 
 
-@pytest.fixture(scope="module")
-def server_b(shared_store: Path) -> Iterator[Server]:
-    server = Server.start(_settings(shared_store, store_url=f"file://{shared_store}"))
-    yield server
-    server.stop()
+class InProcessClient(httpx.Client):
+    """A client of ``app`` in this process (no socket), with the app at hand for tests that look inside it."""
+
+    def __init__(self, app: FastAPI, portal: BlockingPortal) -> None:
+        super().__init__(transport=_PortalTransport(app, portal), base_url="http://app", timeout=60.0)
+        self.app = app
 
 
-@pytest.fixture
-def client() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=60.0) as session:
+@contextmanager
+def _serving(settings: Settings) -> Iterator[InProcessClient]:
+    """The app with its lifespan running, once ``/readyz`` says ready (the model is warmed up in the background)."""
+    app = create_app(settings)
+    with (
+        start_blocking_portal() as portal,
+        portal.wrap_async_context_manager(app.router.lifespan_context(app)),
+        InProcessClient(app, portal) as session,
+    ):
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while session.get("/readyz").status_code != 200:
+            assert time.monotonic() < deadline, "the app did not become ready"
+            time.sleep(0.01)  # polling the app's own warm-up, not waiting for time to pass
         yield session
+
+
+@pytest.fixture(scope="module")
+def settings(shared_store: Path) -> Settings:
+    """Replica A's settings: the shared store, small limits, warm-up on (as served)."""
+    return _settings(shared_store)
+
+
+@pytest.fixture(scope="module")
+def client(settings: Settings) -> Iterator[InProcessClient]:
+    """Replica A, in process."""
+    with _serving(settings) as session:
+        yield session
+
+
+@pytest.fixture(scope="module")
+def replica_b(shared_store: Path) -> Iterator[InProcessClient]:
+    """Replica B, in process: its own app, model and store object over the same directory, as a file:// URL."""
+    with _serving(_settings(shared_store, store_url=f"file://{shared_store}", warmup=False)) as session:
+        yield session
+
+
+@pytest.fixture(scope="module")
+def live(shared_store: Path) -> Iterator[Server]:
+    """The app behind a real uvicorn server on loopback (this service's own HTTP protocol), for what only a socket
+    shows."""
+    server = Server.start(_settings(shared_store, warmup=False))
+    yield server
+    server.stop()
 
 
 # --- records --------------------------------------------------------------------------------------------------
@@ -151,10 +205,10 @@ def records(workspace: Path) -> dict[str, Path]:
 
 
 def _post(
-    client: httpx.Client, server: Server, path: Path, *, data: dict | None = None, params: dict | None = None, **kw
+    client: httpx.Client, path: Path, *, data: dict | None = None, params: dict | None = None, **kw
 ) -> httpx.Response:
     with path.open("rb") as handle:
-        return client.post(server.url + "/chop", files={"file": (path.name, handle)}, data=data, params=params, **kw)
+        return client.post("/chop", files={"file": (path.name, handle)}, data=data, params=params, **kw)
 
 
 def _without(document: dict, *keys: str) -> dict:
@@ -183,11 +237,11 @@ def _cli_document(capsys: pytest.CaptureFixture[str], path: Path, model: Path, *
 # --- health ---------------------------------------------------------------------------------------------------
 
 
-def test_healthz_and_readyz(server_a: Server, client: httpx.Client) -> None:
-    assert client.get(server_a.url + "/healthz").json() == {"status": "ok"}
-    ready = client.get(server_a.url + "/readyz")
+def test_healthz_and_readyz(client: InProcessClient, settings: Settings) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
     assert ready.status_code == 200
-    card = json.loads(server_a.settings.model_path.with_suffix(".card.json").read_text())
+    card = json.loads(settings.model_path.with_suffix(".card.json").read_text())
     assert ready.json() == {"status": "ready", "model_id": card["model_id"], "feature_version": FEATURE_VERSION}
 
 
@@ -212,24 +266,26 @@ def test_not_ready_before_the_model_loads(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", ["beats.wav", "trumpet.ogg"])
 def test_json_answer_agrees_with_the_cli(
-    server_a: Server, client: httpx.Client, records: dict[str, Path], capsys: pytest.CaptureFixture[str], name: str
+    client: InProcessClient,
+    settings: Settings,
+    records: dict[str, Path],
+    capsys: pytest.CaptureFixture[str],
+    name: str,
 ) -> None:
     if name not in records:
         pytest.skip(f"{TRUMPET} is not available")
     path = records[name]
-    response = _post(client, server_a, path, data={"lambda": "0.5", "top_n": "12", "chops": "6"})
+    response = _post(client, path, data={"lambda": "0.5", "top_n": "12", "chops": "6"})
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/json"
     document = response.json()
     assert document["zip_url"] == f"/chops/{document['id']}.zip"
     assert len(document["id"]) >= 22
-    expected = _cli_document(
-        capsys, path, server_a.settings.model_path, "--lambda", "0.5", "--top-n", "12", "--chops", "6"
-    )
+    expected = _cli_document(capsys, path, settings.model_path, "--lambda", "0.5", "--top-n", "12", "--chops", "6")
     assert _without(document, "id", "zip_url") == _without(expected, "record")
     assert len(document["chops"]) == 6
     # the same parameters as query parameters give the same chops
-    again = _post(client, server_a, path, params={"lambda": 0.5, "top_n": 12, "chops": 6})
+    again = _post(client, path, params={"lambda": 0.5, "top_n": 12, "chops": 6})
     assert _without(again.json(), "id", "zip_url") == _without(document, "id", "zip_url")
     assert again.json()["id"] != document["id"]
 
@@ -240,9 +296,9 @@ def _zip_entries(content: bytes) -> dict[str, bytes]:
         return {name: archive.read(name) for name in archive.namelist()}
 
 
-def test_zip_answer_holds_the_chops(server_a: Server, client: httpx.Client, records: dict[str, Path]) -> None:
+def test_zip_answer_holds_the_chops(client: InProcessClient, records: dict[str, Path]) -> None:
     path = records["beats.wav"]
-    response = _post(client, server_a, path, data={"format": "zip", "chops": "5"})
+    response = _post(client, path, data={"format": "zip", "chops": "5"})
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/zip"
     result_id = response.headers["content-location"].removeprefix("/chops/").removesuffix(".zip")
@@ -257,7 +313,7 @@ def test_zip_answer_holds_the_chops(server_a: Server, client: httpx.Client, reco
         sorted(entries) == [chop["file"] for chop in document["chops"]] == [f"beats_{i:02d}.wav" for i in range(1, 6)]
     )
     # the JSON answer for the same record and parameters is the same document
-    as_json = _post(client, server_a, path, data={"chops": "5"}).json()
+    as_json = _post(client, path, data={"chops": "5"}).json()
     assert _without(as_json, "id", "zip_url") == _without(document, "id", "zip_url")
     # valid WAVs at the record's rate and channels whose lengths add up to the chops' spans
     source = sf.info(path)
@@ -270,28 +326,28 @@ def test_zip_answer_holds_the_chops(server_a: Server, client: httpx.Client, reco
     spans = sum(chop["end"] - chop["start"] for chop in document["chops"])
     assert abs(total - spans * source.samplerate) <= len(document["chops"])
     # ...and the stored copy is the same bytes, under the same name
-    again = client.get(server_a.url + response.headers["content-location"])
+    again = client.get(response.headers["content-location"])
     assert again.status_code == 200
     assert again.content == response.content
     assert again.headers["content-disposition"] == 'attachment; filename="beats.zip"'
 
 
 def test_hand_placed_points_slices_and_exports(
-    server_a: Server, client: httpx.Client, records: dict[str, Path], capsys: pytest.CaptureFixture[str]
+    client: InProcessClient, settings: Settings, records: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     """What the web page does after an edit: the exact points, snapping off, a slice mode and one export; then it
     downloads `zip_url`, which must hold slices starting exactly there and the chosen program."""
     path = records["beats.wav"]
     points = "0.123457,1.5,2.000023,4.75"
     fields = {"points": points, "snap": "off", "mode": "one-shot", "export": "xpm", "bit_depth": "24"}
-    response = _post(client, server_a, path, data=fields)
+    response = _post(client, path, data=fields)
     assert response.status_code == 200, response.text
     document = response.json()
     rate = document["sample_rate"]
     expected = [round(float(p) * rate) for p in points.split(",")]
     assert [round(chop["start"] * rate) for chop in document["chops"]] == expected
     assert all(chop["mode"] == "one-shot" for chop in document["chops"])
-    download = client.get(server_a.url + document["zip_url"])
+    download = client.get(document["zip_url"])
     assert download.headers["content-disposition"] == 'attachment; filename="beats.zip"'
     entries = _zip_entries(download.content)
     assert sorted(entries) == sorted([*(c["file"] for c in document["chops"]), "beats.xpm", "chops.json"])
@@ -306,7 +362,7 @@ def test_hand_placed_points_slices_and_exports(
     expected_document = _cli_document(
         capsys,
         path,
-        server_a.settings.model_path,
+        settings.model_path,
         "--points",
         points,
         "--mode",
@@ -331,26 +387,24 @@ def test_hand_placed_points_slices_and_exports(
     ],
 )
 def test_bad_points_and_choices_are_422(
-    server_a: Server, client: httpx.Client, records: dict[str, Path], values: dict[str, str], detail: str
+    client: InProcessClient, records: dict[str, Path], values: dict[str, str], detail: str
 ) -> None:
-    problem = _assert_problem(_post(client, server_a, records["beats.wav"], data=values), 422, "invalid-parameters")
+    problem = _assert_problem(_post(client, records["beats.wav"], data=values), 422, "invalid-parameters")
     assert detail in problem["detail"]
 
 
-def test_accept_header_asks_for_the_zip(server_a: Server, client: httpx.Client, records: dict[str, Path]) -> None:
-    response = _post(client, server_a, records["beats.wav"], headers={"Accept": "application/zip"})
+def test_accept_header_asks_for_the_zip(client: InProcessClient, records: dict[str, Path]) -> None:
+    response = _post(client, records["beats.wav"], headers={"Accept": "application/zip"})
     assert response.headers["content-type"] == "application/zip"
     assert "chops.json" in _zip_entries(response.content)
-    explicit = _post(
-        client, server_a, records["beats.wav"], params={"format": "json"}, headers={"Accept": "application/zip"}
-    )
+    explicit = _post(client, records["beats.wav"], params={"format": "json"}, headers={"Accept": "application/zip"})
     assert explicit.headers["content-type"] == "application/json"
 
 
-def test_get_by_id_returns_the_same_bytes(server_a: Server, client: httpx.Client, records: dict[str, Path]) -> None:
-    document = _post(client, server_a, records["beats.wav"]).json()
-    first = client.get(server_a.url + document["zip_url"])
-    second = client.get(server_a.url + document["zip_url"])
+def test_get_by_id_returns_the_same_bytes(client: InProcessClient, records: dict[str, Path]) -> None:
+    document = _post(client, records["beats.wav"]).json()
+    first = client.get(document["zip_url"])
+    second = client.get(document["zip_url"])
     assert first.status_code == second.status_code == 200
     assert first.headers["content-type"] == "application/zip"
     assert "attachment" in first.headers["content-disposition"]
@@ -359,9 +413,29 @@ def test_get_by_id_returns_the_same_bytes(server_a: Server, client: httpx.Client
     assert stored == document
 
 
+def test_the_zip_answer_is_not_read_back_from_the_store(
+    client: InProcessClient, records: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """POST renders its zip from the compact result it has just stored; only GET reads the store."""
+    store = client.app.state.store
+    opened: list[str] = []
+
+    def open_and_count(result_id: str) -> object:
+        opened.append(result_id)
+        return type(store).open(store, result_id)
+
+    monkeypatch.setattr(store, "open", open_and_count)
+    answer = _post(client, records["beats.wav"], data={"format": "zip", "chops": "4"})
+    assert answer.status_code == 200, answer.text
+    assert opened == []
+    fetched = client.get(answer.headers["content-location"])
+    assert opened == [answer.headers["etag"].strip('"')]
+    assert fetched.content == answer.content
+
+
 @pytest.mark.parametrize("name", ["beats.flac", "beats.ogg", "beats.mp3", "mono22k.wav"])
-def test_every_codec_is_chopped(server_a: Server, client: httpx.Client, records: dict[str, Path], name: str) -> None:
-    response = _post(client, server_a, records[name], data={"chops": "4"})
+def test_every_codec_is_chopped(client: InProcessClient, records: dict[str, Path], name: str) -> None:
+    response = _post(client, records[name], data={"chops": "4"})
     assert response.status_code == 200, response.text
     document = response.json()
     assert len(document["chops"]) == 4
@@ -369,24 +443,22 @@ def test_every_codec_is_chopped(server_a: Server, client: httpx.Client, records:
 
 
 def test_replicas_sharing_a_store_serve_each_others_ids(
-    server_a: Server, server_b: Server, client: httpx.Client, records: dict[str, Path]
+    client: InProcessClient, replica_b: InProcessClient, records: dict[str, Path]
 ) -> None:
-    from_a = _post(client, server_a, records["beats.wav"]).json()
-    from_b = _post(client, server_b, records["beats.wav"]).json()
-    for document, owner, other in ((from_a, server_a, server_b), (from_b, server_b, server_a)):
-        own = client.get(owner.url + document["zip_url"])
-        theirs = client.get(other.url + document["zip_url"])
+    from_a = _post(client, records["beats.wav"]).json()
+    from_b = _post(replica_b, records["beats.wav"]).json()
+    for document, owner, other in ((from_a, client, replica_b), (from_b, replica_b, client)):
+        own = owner.get(document["zip_url"])
+        theirs = other.get(document["zip_url"])
         assert own.status_code == theirs.status_code == 200
         assert own.content == theirs.content
 
 
-def test_concurrent_requests(server_a: Server, records: dict[str, Path]) -> None:
+def test_concurrent_requests(client: InProcessClient, records: dict[str, Path]) -> None:
     data = records["beats.wav"].read_bytes()
 
     def chop(_: int) -> httpx.Response:
-        return httpx.post(server_a.url + "/chop", files={"file": ("beats.wav", data)}, timeout=60.0)
-
-    from concurrent.futures import ThreadPoolExecutor
+        return client.post("/chop", files={"file": ("beats.wav", data)})
 
     with ThreadPoolExecutor(4) as pool:
         responses = list(pool.map(chop, range(4)))
@@ -408,18 +480,19 @@ def test_concurrent_requests(server_a: Server, records: dict[str, Path]) -> None
         "short",
         "A" * 23,
         "AAAAAAAAAAAAAAAAAAAAA%2F",
-        secrets.token_urlsafe(16),
-        secrets.token_urlsafe(16),
+        # well-formed ids no store issued (fixed, so every pytest-xdist worker collects the same tests)
+        "0S0_W__DnXdngsdl10t-1Q",
+        "JsIv7nynTAxJNMdyRkiuQA",
     ],
 )
-def test_unknown_and_forged_ids_are_404(server_a: Server, client: httpx.Client, forged: str) -> None:
-    response = client.get(f"{server_a.url}/chops/{forged}.zip")
+def test_unknown_and_forged_ids_are_404(client: InProcessClient, forged: str) -> None:
+    response = client.get(f"/chops/{forged}.zip")
     _assert_problem(response, 404)
 
 
-def test_unknown_routes_are_problems(server_a: Server, client: httpx.Client) -> None:
-    _assert_problem(client.get(server_a.url + "/nowhere"), 404)
-    _assert_problem(client.get(server_a.url + "/chop"), 405)
+def test_unknown_routes_are_problems(client: InProcessClient) -> None:
+    _assert_problem(client.get("/nowhere"), 404)
+    _assert_problem(client.get("/chop"), 405)
 
 
 # --- bad input ------------------------------------------------------------------------------------------------
@@ -438,17 +511,16 @@ def test_unknown_routes_are_problems(server_a: Server, client: httpx.Client) -> 
     ],
 )
 def test_bad_records_are_problems(
-    server_a: Server, client: httpx.Client, records: dict[str, Path], name: str, status: int, slug: str
+    client: InProcessClient, records: dict[str, Path], name: str, status: int, slug: str
 ) -> None:
-    problem = _assert_problem(_post(client, server_a, records[name]), status, slug)
+    problem = _assert_problem(_post(client, records[name]), status, slug)
     assert problem["instance"] == "/chop"
     assert problem["detail"]
 
 
-def test_upload_cap_holds_without_content_length(
-    server_a: Server, client: httpx.Client, records: dict[str, Path]
-) -> None:
-    """A chunked body (no Content-Length) is cut off at the cap all the same."""
+def test_upload_cap_holds_without_content_length(live: Server, records: dict[str, Path]) -> None:
+    """A chunked body (no Content-Length) is cut off at the cap all the same, and the answer reaches a client still
+    sending (uvicorn's chunked framing and this service's lingering close: a real socket)."""
     data = records["big.wav"].read_bytes()
     boundary = "cap-test"
     head = (
@@ -462,17 +534,20 @@ def test_upload_cap_holds_without_content_length(
             yield data[start : start + 64 * 1024]
         yield f"\r\n--{boundary}--\r\n".encode()
 
-    response = client.post(
-        server_a.url + "/chop", content=body(), headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    response = httpx.post(
+        live.url + "/chop",
+        content=body(),
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        timeout=60.0,
     )
     assert "content-length" not in response.request.headers
     problem = _assert_problem(response, 413, "upload-too-large")
     assert problem["max_upload_bytes"] == MAX_UPLOAD
 
 
-def test_declared_length_over_the_cap_is_refused_at_once(server_a: Server) -> None:
-    """The answer comes before the body: the client sends only the headers."""
-    port = int(server_a.url.rsplit(":", 1)[1])
+def test_declared_length_over_the_cap_is_refused_at_once(live: Server) -> None:
+    """The answer comes before the body: the client sends only the headers (a raw socket)."""
+    port = int(live.url.rsplit(":", 1)[1])
     request = (
         f"POST /chop HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=x\r\n"
         f"Content-Length: {MAX_UPLOAD + 1}\r\n\r\n"
@@ -491,8 +566,8 @@ def test_declared_length_over_the_cap_is_refused_at_once(server_a: Server) -> No
     assert json.loads(body)["type"] == "/problems/upload-too-large"
 
 
-def test_malformed_requests_are_problems(server_a: Server, client: httpx.Client, records: dict[str, Path]) -> None:
-    url = server_a.url + "/chop"
+def test_malformed_requests_are_problems(client: InProcessClient, records: dict[str, Path]) -> None:
+    url = "/chop"
     wav = records["beats.wav"].read_bytes()
     _assert_problem(
         client.post(url, content=wav, headers={"Content-Type": "audio/wav"}), 415, "unsupported-request-type"
@@ -522,23 +597,23 @@ def test_malformed_requests_are_problems(server_a: Server, client: httpx.Client,
     ],
 )
 def test_bad_parameters_are_422(
-    server_a: Server, client: httpx.Client, records: dict[str, Path], where: str, values: dict[str, str]
+    client: InProcessClient, records: dict[str, Path], where: str, values: dict[str, str]
 ) -> None:
     kwargs = {"data": values} if where == "form" else {"params": values}
-    problem = _assert_problem(_post(client, server_a, records["beats.wav"], **kwargs), 422, "invalid-parameters")
+    problem = _assert_problem(_post(client, records["beats.wav"], **kwargs), 422, "invalid-parameters")
     assert problem["detail"]
 
 
 def test_no_temporary_files_are_left_behind(
-    workspace: Path, shared_store: Path, server_a: Server, client: httpx.Client, records: dict[str, Path]
+    workspace: Path, shared_store: Path, client: InProcessClient, records: dict[str, Path]
 ) -> None:
     private_tmp = workspace / "tmp"
     before = sorted(private_tmp.rglob("*"))
     stored_before = set(shared_store.iterdir())
     for name in ("beats.wav", "beats.ogg", "truncated.wav", "text.mp3", "big.wav", "silent.wav", "long.wav"):
-        _post(client, server_a, records[name])
-        _post(client, server_a, records[name], data={"format": "zip"})
-    _post(client, server_a, records["beats.wav"], data={"chops": "0"})
+        _post(client, records[name])
+        _post(client, records[name], data={"format": "zip"})
+    _post(client, records["beats.wav"], data={"chops": "0"})
     assert sorted(private_tmp.rglob("*")) == before
     new = set(shared_store.iterdir()) - stored_before
     assert len(new) == 4  # two records, each as JSON and as zip
@@ -581,10 +656,11 @@ def test_a_model_for_another_feature_spec_refuses_to_start(
 
 
 def test_samplechop_serve_with_two_workers(
-    workspace: Path, shared_store: Path, server_a: Server, records: dict[str, Path]
+    workspace: Path, shared_store: Path, client: InProcessClient, records: dict[str, Path]
 ) -> None:
-    """The CLI serves the app factory with several processes; they share the store with the other replicas."""
-    made_by_a = _post(httpx.Client(timeout=60.0), server_a, records["beats.wav"]).json()
+    """The CLI serves the app factory with several processes; they share the store with the other replicas (here
+    the in-process one: other processes, the same store directory)."""
+    made_by_a = _post(client, records["beats.wav"]).json()
     private_tmp = workspace / "serve-tmp"
     private_tmp.mkdir()
     port = _free_port()
@@ -624,14 +700,11 @@ def test_samplechop_serve_with_two_workers(
         # (onnxruntime leaves a `.ses` file in the temp dir when imported: at startup, not per request)
         at_startup = sorted(private_tmp.rglob("*"))
         with httpx.Client(timeout=60.0) as session:
-            assert (
-                session.get(url + made_by_a["zip_url"]).content
-                == session.get(server_a.url + made_by_a["zip_url"]).content
-            )
+            assert session.get(url + made_by_a["zip_url"]).content == client.get(made_by_a["zip_url"]).content
             with records["beats.wav"].open("rb") as handle:
                 response = session.post(url + "/chop", files={"file": ("beats.wav", handle)})
             assert response.status_code == 200
-            assert session.get(server_a.url + response.json()["zip_url"]).status_code == 200
+            assert client.get(response.json()["zip_url"]).status_code == 200
             _assert_problem(session.post(url + "/chop", files={"file": ("x.wav", b"RIFF....WAVE")}), 415, "not-audio")
         assert sorted(private_tmp.rglob("*")) == at_startup
     finally:
@@ -654,12 +727,13 @@ def test_default_store_is_under_the_temp_dir() -> None:
     assert Settings().model_path == DEFAULT_MODEL_PATH
 
 
-# --- in process: headers, contract, upload cap ----------------------------------------------------------------
+# --- headers, docs, the contract, concurrent uploads ----------------------------------------------------------
 
 
 @asynccontextmanager
 async def _running(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    """The app with its lifespan run (model loaded), and a client speaking ASGI to it: no socket."""
+    """The app with its lifespan run (model loaded), and an async client speaking ASGI to it: for a request whose
+    body the test holds back (InProcessClient reads a body whole before the app sees it)."""
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         with anyio.fail_after(60):
@@ -668,10 +742,6 @@ async def _running(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.Asy
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://app", timeout=60.0) as session:
             yield app, session
-
-
-def _in_process(store: Path, **overrides: object) -> Settings:
-    return _settings(store, warmup=False, **overrides)
 
 
 def _multipart(parts: list[tuple[str, str | None, bytes]], boundary: str = "part-boundary") -> tuple[bytes, dict]:
@@ -691,95 +761,76 @@ SECURITY_HEADERS = {
 }
 
 
-def test_security_headers_on_every_answer(tmp_path: Path) -> None:
-    async def probe() -> None:
-        async with _running(_in_process(tmp_path)) as (_, session):
-            answers = [
-                await session.get("/"),
-                await session.get("/static/app.js"),
-                await session.get("/healthz"),
-                await session.get("/openapi.json"),
-                await session.get("/nowhere"),
-                await session.post("/healthz"),
-                await session.post("/chop", files={"file": ("x.wav", b"RIFF....WAVE")}),
-                await session.get(f"/chops/{secrets.token_urlsafe(16)}.zip"),
-                await session.get("/docs"),
-            ]
-            for answer in answers:
-                for name, value in SECURITY_HEADERS.items():
-                    assert answer.headers.get(name) == value, (answer.request.url, name)
-                policy = answer.headers["content-security-policy"]
-                assert "frame-ancestors 'none'" in policy and "default-src 'none'" in policy
-                assert "unsafe-inline" not in policy and "http" not in policy
-
-    asyncio.run(probe())
+def test_security_headers_on_every_answer(client: InProcessClient) -> None:
+    answers = [
+        client.get("/"),
+        client.get("/static/app.js"),
+        client.get("/healthz"),
+        client.get("/openapi.json"),
+        client.get("/nowhere"),
+        client.post("/healthz"),
+        client.post("/chop", files={"file": ("x.wav", b"RIFF....WAVE")}),
+        client.get(f"/chops/{secrets.token_urlsafe(16)}.zip"),
+        client.get("/docs"),
+    ]
+    for answer in answers:
+        for name, value in SECURITY_HEADERS.items():
+            assert answer.headers.get(name) == value, (answer.request.url, name)
+        policy = answer.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in policy and "default-src 'none'" in policy
+        assert "unsafe-inline" not in policy and "http" not in policy
 
 
-def test_docs_page_works_offline(tmp_path: Path) -> None:
-    async def probe() -> None:
-        async with _running(_in_process(tmp_path)) as (_, session):
-            page = await session.get("/docs")
-            assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-            html = page.text
-            assert "<script" not in html and "http://" not in html and "https://" not in html
-            for documented in ("/chop", "/chops/{result_id}.zip", "/readyz", "max_length", "SAMPLECHOP_MAX_UPLOAD"):
-                assert documented in html
-            style = html.split("<style>", 1)[1].split("</style>", 1)[0]
-            digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
-            assert f"style-src 'sha256-{digest}'" in page.headers["content-security-policy"]
-            assert (await session.get("/redoc")).status_code == 404  # it would load its script from a CDN
-
-    asyncio.run(probe())
+def test_docs_page_works_offline(client: InProcessClient) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    html = page.text
+    assert "<script" not in html and "http://" not in html and "https://" not in html
+    for documented in ("/chop", "/chops/{result_id}.zip", "/readyz", "max_length", "SAMPLECHOP_MAX_UPLOAD"):
+        assert documented in html
+    style = html.split("<style>", 1)[1].split("</style>", 1)[0]
+    digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+    assert f"style-src 'sha256-{digest}'" in page.headers["content-security-policy"]
+    assert client.get("/redoc").status_code == 404  # it would load its script from a CDN
 
 
-def test_problem_instance_is_cut_short(tmp_path: Path) -> None:
-    async def probe() -> None:
-        async with _running(_in_process(tmp_path)) as (_, session):
-            answer = await session.get("/" + "a" * 60_000)  # httpx refuses URLs over 64 KB
-            problem = _assert_problem(answer, 404)
-            assert len(problem["instance"]) <= 200 and problem["instance"].endswith("…")
-            assert len(answer.content) < 1024
-
-    asyncio.run(probe())
+def test_problem_instance_is_cut_short(client: InProcessClient) -> None:
+    answer = client.get("/" + "a" * 60_000)  # httpx refuses URLs over 64 KB
+    problem = _assert_problem(answer, 404)
+    assert len(problem["instance"]) <= 200 and problem["instance"].endswith("…")
+    assert len(answer.content) < 1024
 
 
-def test_the_contract_and_the_behaviour_agree(tmp_path: Path, records: dict[str, Path]) -> None:
+def test_the_contract_and_the_behaviour_agree(client: InProcessClient, records: dict[str, Path]) -> None:
     """What the issue found drifting: a form field overriding a bad query value, blank optional fields, a `file`
     part without a filename, the documented form limits."""
     wav = records["beats.wav"].read_bytes()
-
-    async def probe() -> None:
-        async with _running(_in_process(tmp_path)) as (_, session):
-            overridden = await session.post(
-                "/chop",
-                params={"lambda": "7", "chops": "x"},
-                data={"lambda": "0.5", "chops": "4"},
-                files={"file": ("b.wav", wav)},
-            )
-            assert overridden.status_code == 200, overridden.text
-            document = ChopDocument.model_validate(overridden.json())
-            assert document.params["lambda"] == 0.5 and len(document.chops) == 4
-            blank = await session.post(
-                "/chop", data={"max_length": "", "format": "", "chops": "4"}, files={"file": ("b.wav", wav)}
-            )
-            assert blank.status_code == 200 and blank.headers["content-type"] == "application/json"
-            assert blank.json()["params"]["max_length_s"] is None
-            body, headers = _multipart([("chops", None, b"4"), ("file", None, wav)])
-            nameless = await session.post("/chop", content=body, headers=headers)
-            assert nameless.status_code == 200, nameless.text
-            assert len(nameless.json()["chops"]) == 4
-            # 32 other parts are fine (one a file that is skipped unread), the 33rd is not
-            parts = [(f"f{i}", None, b"1") for i in range(31)] + [("extra", "x.bin", bytes(5000))]
-            body, headers = _multipart([*parts, ("chops", None, b"4"), ("file", "b.wav", wav)][1:])
-            assert (await session.post("/chop", content=body, headers=headers)).status_code == 200
-            body, headers = _multipart([*parts, ("chops", None, b"4"), ("file", "b.wav", wav)])
-            too_many = _assert_problem(await session.post("/chop", content=body, headers=headers), 400)
-            assert "32" in too_many["detail"]
-            body, headers = _multipart([("chops", None, b"4" * 2049), ("file", "b.wav", wav)])
-            long_field = _assert_problem(await session.post("/chop", content=body, headers=headers), 400)
-            assert "2048" in long_field["detail"]
-
-    asyncio.run(probe())
+    overridden = client.post(
+        "/chop",
+        params={"lambda": "7", "chops": "x"},
+        data={"lambda": "0.5", "chops": "4"},
+        files={"file": ("b.wav", wav)},
+    )
+    assert overridden.status_code == 200, overridden.text
+    document = ChopDocument.model_validate(overridden.json())
+    assert document.params["lambda"] == 0.5 and len(document.chops) == 4
+    blank = client.post("/chop", data={"max_length": "", "format": "", "chops": "4"}, files={"file": ("b.wav", wav)})
+    assert blank.status_code == 200 and blank.headers["content-type"] == "application/json"
+    assert blank.json()["params"]["max_length_s"] is None
+    body, headers = _multipart([("chops", None, b"4"), ("file", None, wav)])
+    nameless = client.post("/chop", content=body, headers=headers)
+    assert nameless.status_code == 200, nameless.text
+    assert len(nameless.json()["chops"]) == 4
+    # 32 other parts are fine (one a file that is skipped unread), the 33rd is not
+    parts = [(f"f{i}", None, b"1") for i in range(31)] + [("extra", "x.bin", bytes(5000))]
+    body, headers = _multipart([*parts, ("chops", None, b"4"), ("file", "b.wav", wav)][1:])
+    assert client.post("/chop", content=body, headers=headers).status_code == 200
+    body, headers = _multipart([*parts, ("chops", None, b"4"), ("file", "b.wav", wav)])
+    too_many = _assert_problem(client.post("/chop", content=body, headers=headers), 400)
+    assert "32" in too_many["detail"]
+    body, headers = _multipart([("chops", None, b"4" * 2049), ("file", "b.wav", wav)])
+    long_field = _assert_problem(client.post("/chop", content=body, headers=headers), 400)
+    assert "2048" in long_field["detail"]
 
 
 def test_the_upload_cap_answers_503_with_retry_after(tmp_path: Path, records: dict[str, Path]) -> None:
@@ -787,7 +838,7 @@ def test_the_upload_cap_answers_503_with_retry_after(tmp_path: Path, records: di
     body, headers = _multipart([("chops", None, b"4"), ("file", "b.wav", wav)])
 
     async def probe() -> None:
-        async with _running(_in_process(tmp_path, max_concurrent_uploads=1)) as (app, session):
+        async with _running(_settings(tmp_path, warmup=False, max_concurrent_uploads=1)) as (app, session):
             held = anyio.Event()
             first_answer: list[httpx.Response] = []
 
@@ -817,19 +868,14 @@ def test_the_upload_cap_answers_503_with_retry_after(tmp_path: Path, records: di
     asyncio.run(probe())
 
 
-def test_audio_beyond_the_analysis_limits_is_422(tmp_path: Path) -> None:
+def test_audio_beyond_the_analysis_limits_is_422(client: InProcessClient) -> None:
     from samplechop.service.api.problems import AudioLimitError
 
     if AudioLimitError is None:
         pytest.skip("this decoder has no AudioLimitError yet")
     forty_channels = _encode(np.zeros((4410, 40), np.float32) + 0.1, 44_100, "WAV", "PCM_16")
-
-    async def probe() -> None:
-        async with _running(_in_process(tmp_path)) as (_, session):
-            answer = await session.post("/chop", files={"file": ("wide.wav", forty_channels)})
-            _assert_problem(answer, 422, "beyond-analysis-limits")
-
-    asyncio.run(probe())
+    answer = client.post("/chop", files={"file": ("wide.wav", forty_channels)})
+    _assert_problem(answer, 422, "beyond-analysis-limits")
 
 
 def test_stored_results_name_their_download_safely(tmp_path: Path) -> None:

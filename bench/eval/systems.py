@@ -240,15 +240,14 @@ def seed_system(onnx_path: Path, k: int = CHOPS, top_n: int = 16, threshold: flo
     """The seed recipe as the first sampleChop ran it: spec-1 windows → the MLP → its peaks at or above
     ``threshold`` (sub-threshold peaks fill up when too few), 0.25 s apart, top-N, MAD (λ 0.999) on the harmonic
     CQT of the second after each candidate."""
-    import onnxruntime as ort
-
     from samplechop.service.engine.candidates import local_peaks, suppress_near
     from samplechop.service.engine.diversify import select_diverse
     from samplechop.service.engine.harmonic import harmonic_vectors
+    from samplechop.service.engine.model import open_session
     from samplechop.shared_features import decode_audio
     from samplechop.trainer.seed.features import SEED_SPEC, record_features
 
-    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    session = open_session(onnx_path)
     frame_rate = SEED_SPEC.sample_rate / SEED_SPEC.hop_length
 
     def run(record: DevRecord) -> SystemOutput:

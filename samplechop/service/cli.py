@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from samplechop.service.parameters import PARAMETERS, ChopParams, InvalidParameters, Parameter
 
@@ -102,7 +103,7 @@ def _native_stderr_silenced() -> Iterator[None]:
         os.close(devnull)
 
 
-def _text_summary(name: str, document: dict) -> str:
+def _text_summary(name: str, document: dict[str, Any]) -> str:
     key = document.get("key")
     facts = [f"{document['duration']:.2f} s", f"{len(document['chops'])} chops"]
     if document.get("tempo_bpm"):
@@ -151,9 +152,8 @@ def _chop(args: argparse.Namespace) -> int:
     # Imported here, not at module level: `samplechop --help` and argument errors answer without loading numpy,
     # scipy or onnxruntime. The model (one onnxruntime session) is loaded once for all records, and nothing is
     # warmed up: a CLI run pays only for the records it chops.
-    from samplechop.service.engine import DEFAULT_MODEL_PATH, ChopModel, Chopper
+    from samplechop.service.engine import DEFAULT_MODEL_PATH, ChopModel, Chopper, result_document, write_slices
     from samplechop.service.engine.exports import record_slug
-    from samplechop.service.engine.pipeline import result_json, write_slices
 
     chopper = Chopper(ChopModel(args.model or DEFAULT_MODEL_PATH))
     many = args.record.is_dir()
@@ -183,8 +183,7 @@ def _chop(args: argparse.Namespace) -> int:
             say(f"samplechop: {record}: internal error ({type(error).__name__}): {_one_line(error)}")
             status, failed = max(status, 1), failed + 1
             continue
-        document = json.loads(result_json(chopped))
-        document["record"] = str(record)
+        document = result_document(chopped, {"record": str(record)})
         documents.append(document)
         if args.format == "text":
             print(_text_summary(record.name, document))
@@ -209,8 +208,7 @@ def _unique(slug: str, taken: set[str]) -> str:
 
 def _bad_input() -> tuple[type[BaseException], ...]:
     """Errors that mean "this record cannot be chopped" (exit status 2), not a fault of the program."""
-    from samplechop.service.engine import AudioDecodeError, RecordTooLong, SilentRecord
-    from samplechop.service.engine.pipeline import RecordTooShort
+    from samplechop.service.engine import AudioDecodeError, RecordTooLong, RecordTooShort, SilentRecord
     from samplechop.shared_features.audio import AudioLimitError
 
     return (AudioDecodeError, AudioLimitError, RecordTooLong, RecordTooShort, SilentRecord, InvalidParameters, OSError)

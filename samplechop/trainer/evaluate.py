@@ -9,25 +9,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 from sklearn.metrics import average_precision_score
 
+from samplechop.service.engine.model import open_session, session_outputs
 from samplechop.trainer.sequences import HEADS, load_dataset
-
-
-def onnx_activations(session: ort.InferenceSession, features: np.ndarray) -> np.ndarray:
-    """(frames, n_features) → (frames, heads) activations of one record."""
-    (output,) = session.run(None, {session.get_inputs()[0].name: features[None].astype(np.float32)})
-    return np.asarray(output)[0]
 
 
 def validation_metrics(onnx_path: Path, dataset_dir: Path) -> dict[str, float]:
     """PR-AUC of each head against its targets (±1 frame counts as positive), with chance and lift."""
-    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    # The engine's own session and call, without its model-card check: the model was just exported and its card
+    # is written after these metrics.
+    session = open_session(Path(onnx_path))
     data = load_dataset(dataset_dir)
     activations, targets = [], []
     for first, frames in data.split("val"):
-        activations.append(onnx_activations(session, data.features[first : first + frames]))
+        activations.append(session_outputs(session, data.features[first : first + frames]))
         hard = data.targets[first : first + frames].astype(bool)
         widened = hard.copy()
         widened[1:] |= hard[:-1]

@@ -49,10 +49,11 @@ def export_onnx(
 def parity(keras_path: Path, onnx_path: Path, inputs: list[np.ndarray]) -> float:
     """Largest absolute difference between Keras and onnxruntime outputs over ``inputs`` (each one batch)."""
     import keras
-    import onnxruntime as ort
+
+    from samplechop.service.engine.model import open_session
 
     model = keras.models.load_model(keras_path, compile=False)
-    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    session = open_session(onnx_path)  # exactly as the service will run it
     name = session.get_inputs()[0].name
     largest = 0.0
     for batch in inputs:

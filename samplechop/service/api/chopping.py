@@ -18,8 +18,15 @@ import soundfile as sf
 from samplechop.service.api.results import PackedResult, pack_result
 from samplechop.service.api.settings import Settings
 from samplechop.service.api.store import ResultStore, StoredEntry, new_id
-from samplechop.service.engine import ChopModel, ChopParams, Chopper
-from samplechop.service.engine.pipeline import program_files, result_json, slice_files, zip_name
+from samplechop.service.engine import (
+    ChopModel,
+    ChopParams,
+    Chopper,
+    program_files,
+    result_json,
+    slice_files,
+    zip_name,
+)
 
 logger = logging.getLogger("samplechop.api")
 
@@ -32,11 +39,13 @@ def zip_url(result_id: str) -> str:
 
 @dataclass(frozen=True)
 class Chopped:
-    """A chopped, stored record: its id and its JSON result document."""
+    """A chopped, stored record: its id, its JSON result document and the compact result just stored under the id
+    (a zip answer is rendered from this copy: the same bytes GET renders from the store, without reading them back).
+    """
 
     result_id: str
     document: str
-    stored_bytes: int
+    packed: bytes
 
 
 def load_chopper(settings: Settings) -> Chopper:
@@ -95,8 +104,8 @@ class ChopService:
 
     def chop_and_store(self, data: bytes, params: ChopParams, name: str | None = None) -> Chopped:
         """Chop ``data`` (``name``: the upload's file name, which names the slices and the zip), store its compact
-        result (slices as FLAC, the sampler programs and the document) and return its id and JSON document. The
-        zip is rendered only when someone asks for it. Blocks."""
+        result (slices as FLAC, the sampler programs and the document) and return its id, JSON document and that
+        compact result. The zip is rendered only when someone asks for it. Blocks."""
         record = self.chopper.chop(data, params, name=name or "")
         result_id = new_id()
         extra: dict[str, object] = {"id": result_id, "zip_url": zip_url(result_id)}
@@ -106,7 +115,7 @@ class ChopService:
         packed = pack_result(files, created=self.store.clock(), download_name=zip_name(record))
         del record, files  # the decoded audio, before the (possibly slow) write to the store
         self.store.put(result_id, packed)
-        return Chopped(result_id, document, len(packed))
+        return Chopped(result_id, document, packed)
 
     async def chop(self, data: bytes, params: ChopParams, name: str | None = None) -> Chopped:
         return await anyio.to_thread.run_sync(self.chop_and_store, data, params, name, limiter=self.limiter)

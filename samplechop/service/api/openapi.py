@@ -31,7 +31,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         schemas = schema.setdefault("components", {}).setdefault("schemas", {})
         schemas["Problem"] = Problem.model_json_schema()
         # FastAPI adds its own 422 shape to every route with parameters; the routes that can answer 422 declare
-        # it as a Problem (see problems.py), so what FastAPI added is for routes that cannot: drop it.
+        # it as a Problem (see examples.py), so what FastAPI added is for routes that cannot: drop it.
         for operation in (op for path in schema.get("paths", {}).values() for op in path.values()):
             if "HTTPValidationError" in json.dumps(operation.get("responses", {}).get("422", {})):
                 del operation["responses"]["422"]

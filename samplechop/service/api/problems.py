@@ -3,6 +3,7 @@
 A problem's ``type`` is a relative URI reference ``/problems/<slug>`` (documented in docs/service.md, not served);
 ``title`` is fixed per type, ``detail`` says what happened to this request, ``instance`` is the request path
 (cut to ``MAX_INSTANCE_CHARS``: a 100-KB path is not echoed back).
+The OpenAPI document's example of each problem is in :mod:`samplechop.service.api.examples`.
 """
 
 from __future__ import annotations
@@ -19,8 +20,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 import samplechop.shared_features.audio
-from samplechop.service.engine import AudioDecodeError, InvalidParameters, RecordTooLong, SilentRecord
-from samplechop.service.engine.pipeline import RecordTooShort
+from samplechop.service.engine import (
+    AudioDecodeError,
+    InvalidParameters,
+    RecordTooLong,
+    RecordTooShort,
+    SilentRecord,
+)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 # Long enough for every real route (/chops/<22 characters>.zip is 33); a request line can be 16 KB.
@@ -189,135 +195,3 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(ClientDisconnect, _client_gone)
     app.add_exception_handler(Exception, _unexpected_error)
-
-
-# --- OpenAPI documentation -------------------------------------------------------------------------------------
-
-PROBLEM_EXAMPLES: dict[int, dict[str, dict[str, Any]]] = {
-    400: {
-        "malformed-request": {
-            "type": problem_type("malformed-request"),
-            "title": "Malformed request body",
-            "status": 400,
-            "detail": "the multipart body ended before its closing boundary",
-            "instance": "/chop",
-        }
-    },
-    404: {
-        "result-not-found": {
-            "type": problem_type("result-not-found"),
-            "title": "No such result",
-            "status": 404,
-            "detail": "no result with this id (it may have expired)",
-            "instance": "/chops/3q2-7wEjXyQ0G8dVvB1Ylw.zip",
-        }
-    },
-    408: {
-        "request-timeout": {
-            "type": problem_type("request-timeout"),
-            "title": "Request timeout",
-            "status": 408,
-            "detail": "the request body did not arrive in time (no data for 20 s)",
-        }
-    },
-    413: {
-        "upload-too-large": {
-            "type": problem_type("upload-too-large"),
-            "title": "Upload too large",
-            "status": 413,
-            "detail": "the request body exceeds 104857600 bytes",
-            "instance": "/chop",
-            "max_upload_bytes": 104857600,
-        }
-    },
-    415: {
-        "not-audio": {
-            "type": problem_type("not-audio"),
-            "title": "Not a supported audio file",
-            "status": 415,
-            "detail": "not a readable audio file (WAV, FLAC, OGG or MP3 expected): Format not recognised.",
-            "instance": "/chop",
-        },
-        "unsupported-request-type": {
-            "type": problem_type("unsupported-request-type"),
-            "title": "multipart/form-data expected",
-            "status": 415,
-            "detail": "send the record as the `file` field of a multipart/form-data body",
-            "instance": "/chop",
-        },
-    },
-    422: {
-        "invalid-parameters": {
-            "type": problem_type("invalid-parameters"),
-            "title": "Invalid parameters",
-            "status": 422,
-            "detail": "query.lambda: Input should be less than or equal to 1",
-            "instance": "/chop",
-            "errors": [
-                {
-                    "loc": ["query", "lambda"],
-                    "msg": "Input should be less than or equal to 1",
-                    "type": "less_than_equal",
-                }
-            ],
-        },
-        "record-too-long": {
-            "type": problem_type("record-too-long"),
-            "title": "Record too long",
-            "status": 422,
-            "detail": "the record is 912.4 s long; the limit is 600 s",
-            "instance": "/chop",
-        },
-        "beyond-analysis-limits": {
-            "type": problem_type("beyond-analysis-limits"),
-            "title": "Audio beyond the analysis limits",
-            "status": 422,
-            "detail": "the record has 64 channels; at most 32 are analysed",
-            "instance": "/chop",
-        },
-        "silent-record": {
-            "type": problem_type("silent-record"),
-            "title": "Silent record",
-            "status": 422,
-            "detail": "the record is silent: there is nothing to chop",
-            "instance": "/chop",
-        },
-    },
-    503: {
-        "not-ready": {
-            "type": problem_type("not-ready"),
-            "title": "Model not loaded yet",
-            "status": 503,
-            "detail": "the chop model is still loading",
-            "instance": "/readyz",
-        },
-        "busy": {
-            "type": problem_type("busy"),
-            "title": "Too many uploads at once",
-            "status": 503,
-            "detail": "8 uploads are being handled; retry after 2 s",
-            "instance": "/chop",
-            "max_concurrent_uploads": 8,
-        },
-    },
-}
-
-
-def problem_responses(*statuses: int, slugs: set[str] | None = None) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` entries for the given statuses, with the examples above (only ``slugs`` when given)."""
-    return {
-        status: {
-            "description": HTTPStatus(status).phrase,
-            "content": {
-                PROBLEM_MEDIA_TYPE: {
-                    "schema": {"$ref": "#/components/schemas/Problem"},
-                    "examples": {
-                        slug: {"value": value}
-                        for slug, value in PROBLEM_EXAMPLES.get(status, {}).items()
-                        if slugs is None or slug in slugs
-                    },
-                }
-            },
-        }
-        for status in statuses
-    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 from typing import Annotated, Any
 
@@ -12,9 +13,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 
-from samplechop.service.api.chopping import ChopService, open_result, zip_url
-from samplechop.service.api.problems import NotReady, ResultNotFound, problem_responses
-from samplechop.service.api.schemas import CHOP_DOCUMENT_EXAMPLE, ChopDocument, ChopOptions, Health, Readiness
+from samplechop.service.api.chopping import Chopped, ChopService, open_result, zip_url
+from samplechop.service.api.examples import CHOP_DOCUMENT_EXAMPLE, problem_responses
+from samplechop.service.api.problems import NotReady, ResultNotFound
+from samplechop.service.api.results import PackedResult
+from samplechop.service.api.schemas import ChopDocument, ChopOptions, Health, Readiness
 from samplechop.service.api.settings import DEFAULT_MAX_UPLOAD_BYTES, Settings
 from samplechop.service.api.store import ID_PATTERN, ResultStore
 from samplechop.service.api.upload import (
@@ -140,24 +143,41 @@ def wants_zip(options: ChopOptions, accept: str | None) -> bool:
     return ZIP_MEDIA_TYPE in accept and "application/json" not in accept
 
 
-async def stored_zip(store: ResultStore, result_id: str, headers: dict[str, str] | None = None) -> StreamingResponse:
-    """A stored result's zip, rendered while it streams (see :mod:`samplechop.service.api.results`)."""
-    opened = await anyio.to_thread.run_sync(open_result, store, result_id)
-    if opened is None:
-        raise ResultNotFound("no result with this id (it may have expired)")
-    entry, packed = opened
-    remaining = max(0, int(entry.expires - store.clock()))
+def zip_response(
+    packed: PackedResult, result_id: str, remaining_s: float, headers: dict[str, str] | None = None
+) -> StreamingResponse:
+    """A compact result's zip, rendered member by member while it streams (see
+    :mod:`samplechop.service.api.results`); ``remaining_s``: how long the store keeps it."""
     # The record's slug (safe ASCII, checked when the manifest is read); results stored before downloads were
     # named after their record keep the old name.
     filename = packed.manifest.download_name or f"samplechop-{result_id}.zip"
     all_headers = {
         "Content-Disposition": f'attachment; filename="{filename}"',
         "Content-Length": str(packed.zip_bytes),
-        "Cache-Control": f"private, max-age={remaining}",
+        "Cache-Control": f"private, max-age={max(0, int(remaining_s))}",
         "ETag": f'"{result_id}"',
         **(headers or {}),
     }
     return StreamingResponse(packed.render_zip(), media_type=ZIP_MEDIA_TYPE, headers=all_headers)
+
+
+async def stored_zip(store: ResultStore, result_id: str) -> StreamingResponse:
+    """A stored result's zip, read from the store as it renders."""
+    opened = await anyio.to_thread.run_sync(open_result, store, result_id)
+    if opened is None:
+        raise ResultNotFound("no result with this id (it may have expired)")
+    entry, packed = opened
+    return zip_response(packed, result_id, entry.expires - store.clock())
+
+
+def fresh_zip(store: ResultStore, chopped: Chopped) -> StreamingResponse:
+    """The zip of a result this request just stored, rendered from the compact result still in memory rather than
+    read back: the same bytes GET renders, since both render the same compact result. Memory while it streams: that
+    compact result (already built whole to be stored; a fifth to a third of the zip) and one slice at a time."""
+    packed = PackedResult(io.BytesIO(chopped.packed))
+    # The store's copy was written after `created`, so it outlives this.
+    remaining_s = packed.manifest.created + store.ttl_s - store.clock()
+    return zip_response(packed, chopped.result_id, remaining_s, {"Content-Location": zip_url(chopped.result_id)})
 
 
 @router.get("/healthz", tags=["health"], summary="The process is up", operation_id="healthz")
@@ -230,7 +250,7 @@ async def chop(
     finally:
         slots.release()
     if wants_zip(options, request.headers.get("accept")):
-        return await stored_zip(service.store, chopped.result_id, {"Content-Location": zip_url(chopped.result_id)})
+        return fresh_zip(service.store, chopped)
     return Response(chopped.document, media_type="application/json")
 
 

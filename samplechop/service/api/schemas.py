@@ -140,7 +140,15 @@ class ChopOut(BaseModel):
     start: float = Field(description="seconds; the slice's first sample is round(start × sample_rate)")
     end: float = Field(description="seconds (exclusive)")
     attack: float = Field(description="seconds: the hit the slice starts with (start is a few ms before it)")
-    probability: float = Field(description="the network's chop activation around this point, 0…1")
+    # Not renamed (clients read it), but not a probability: the engine's `Chop.chop_activation`, the most the chop
+    # head says within the candidate snap radius (samplechop.service.engine.pipeline.SNAP_RADIUS_S, 35 ms). The head
+    # is trained with its positives weighted 10× (samplechop/trainer/network.py), so it is not calibrated.
+    probability: float = Field(
+        description="the chop head's activation (the network's per-frame chop-point output, 0…1) at its maximum "
+        "within ±35 ms of the point this chop came from: a hand-placed point (after `snap`), or a model candidate "
+        "snapped to its onset (in `bars` mode, before it moved to its downbeat); `start` is that point or a few ms "
+        "before the attack found near it. A model output, not a calibrated probability"
+    )
     score: float = Field(description="how candidates were ranked (downbeats first); a hand-placed point's activation")
     rank: int = Field(description="the order diversification chose it in (1 = first); a hand-placed point's order")
     downbeat: bool = Field(False, description="whether the chop's attack is on a bar line of the decoded grid")
@@ -198,76 +206,3 @@ class Readiness(BaseModel):
     status: Literal["ready"] = "ready"
     model_id: str
     feature_version: str
-
-
-def _example_chop(index: int, start: float, end: float, tonic: str, rank: int) -> dict[str, Any]:
-    return {
-        "index": index,
-        "start": start,
-        "end": end,
-        "attack": round(start + 0.005, 6),
-        "probability": 0.98,
-        "score": 0.99,
-        "rank": rank,
-        "downbeat": True,
-        "mode": "bars",
-        "loop": True,
-        "bars": 1,
-        "beats": 4.0,
-        "tempo_bpm": 120.0,
-        "note": 35 + index,
-        "key": {"tonic": tonic, "mode": "major", "confidence": 0.13, "correlation": 0.48},
-        "file": f"drum-break_{index:02d}.wav",
-    }
-
-
-# A 6-s drum break with chords at 120 BPM, chopped with mode=bars (measured on tests/synth.py's beat_record, then
-# rounded): each chop one bar from a downbeat.
-CHOP_DOCUMENT_EXAMPLE: dict[str, Any] = {
-    "duration": 6.0,
-    "sample_rate": 44100,
-    "channels": 2,
-    "model_id": "chop-f2-42d2361f72ec",
-    "feature_version": "2",
-    "slug": "drum-break",
-    "tempo_bpm": 120.0,
-    "beats_per_bar": 4,
-    "key": {
-        "tonic": "D",
-        "mode": "major",
-        "confidence": 0.02,
-        "correlation": 0.35,
-        "method": "krumhansl-schmuckler/temperley on tonal-weighted chroma",
-    },
-    "grid": {
-        "beats": [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 5.5],
-        "downbeats": [0.0, 2.0, 4.0],
-    },
-    "params": {
-        "chops": 4,
-        "top_n": 16,
-        "lambda": 0.999,
-        "threshold": 0.7,
-        "min_distance_s": 0.25,
-        "max_length_s": None,
-        "bit_depth": 16,
-        "mode": "bars",
-        "bars": None,
-        "beats": 1.0,
-        "one_shot_max_s": 2.0,
-        "loop_crossfade_s": 0.01,
-        "root_note": 36,
-        "export": "zip",
-        "points": None,
-        "snap": "off",
-    },
-    "candidates": 3,
-    "chops": [
-        _example_chop(1, 0.0, 2.0, "D", 1),
-        _example_chop(2, 1.995011, 3.995011, "C", 2),
-        _example_chop(3, 3.995034, 5.995034, "C", 3),
-    ],
-    "exports": ["drum-break.sfz", "drum-break.xpm", "drum-break.mid"],
-    "id": "3q2-7wEjXyQ0G8dVvB1Ylw",
-    "zip_url": "/chops/3q2-7wEjXyQ0G8dVvB1Ylw.zip",
-}

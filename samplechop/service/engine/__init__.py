@@ -7,17 +7,23 @@ from samplechop.service.engine.pipeline import (
     Analysis,
     AudioDecodeError,
     BarDecoder,
-    ChoppedRecord,
     Chopper,
     RecordTooLong,
+    RecordTooShort,
     SilentRecord,
+)
+from samplechop.service.engine.result import Chop, ChoppedRecord, ChopResult
+from samplechop.service.engine.writers import (
+    program_files,
+    record_files,
+    result_document,
     result_json,
     slice_files,
     write_slices,
     write_zip,
     zip_bytes,
+    zip_name,
 )
-from samplechop.service.engine.result import Chop, ChopResult
 
 __all__ = [
     "DEFAULT_MODEL_PATH",
@@ -36,11 +42,16 @@ __all__ = [
     "InvalidParameters",
     "ModelLoadError",
     "RecordTooLong",
+    "RecordTooShort",
     "SilentRecord",
     "decode_bars",
+    "program_files",
+    "record_files",
+    "result_document",
     "result_json",
     "slice_files",
     "write_slices",
     "write_zip",
     "zip_bytes",
+    "zip_name",
 ]

@@ -9,6 +9,7 @@ vectorised numpy expression: the stage grows linearly with the record.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 from scipy.ndimage import maximum_filter1d
@@ -36,12 +37,26 @@ class Candidates:
         return int(self.times_s.size)
 
 
+def spread_max(values: np.ndarray, radius_frames: int) -> np.ndarray:
+    """Every frame's largest value within ``radius_frames`` of it (``values`` itself for a radius of 0)."""
+    if values.size == 0 or radius_frames <= 0:
+        return values
+    spread: np.ndarray = maximum_filter1d(values, size=2 * radius_frames + 1, mode="nearest")
+    return spread
+
+
+def values_at(values: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """``values`` at ``frames`` (clipped to the array; 0 where the array is empty): float64."""
+    if values.size == 0 or np.size(frames) == 0:
+        return np.zeros(np.size(frames), dtype=np.float64)
+    return values[np.clip(np.asarray(frames, dtype=np.int64), 0, values.size - 1)].astype(np.float64)
+
+
 def window_max(values: np.ndarray, frames: np.ndarray, radius_frames: int) -> np.ndarray:
     """Largest value within ``radius_frames`` of each frame (frames clipped to the array): float64."""
     if values.size == 0 or np.size(frames) == 0:
         return np.zeros(np.size(frames), dtype=np.float64)
-    spread = maximum_filter1d(values, size=2 * radius_frames + 1, mode="nearest") if radius_frames > 0 else values
-    return spread[np.clip(np.asarray(frames, dtype=np.int64), 0, values.size - 1)].astype(np.float64)
+    return values_at(spread_max(values, radius_frames), frames)
 
 
 def local_peaks(values: np.ndarray) -> np.ndarray:
@@ -142,31 +157,54 @@ def pick_candidates(
             nearest = np.minimum(np.abs(peak_times - beats_s[slot - 1]), np.abs(beats_s[slot] - peak_times))
         peak_times = peak_times[nearest > radius / frame_rate_hz]
     other_beats = beats_s[~np.isin(beats_s, downbeats_s)]
-    tiers = [(downbeats_s, DOWNBEAT_TIER), (peak_times, PEAK_TIER)]
-    main = _tiered(tiers, chop_activation, onset_envelope, frame_rate_hz, duration_s, min_distance_s, radius)
+    # The chop head's maximum around every frame, once per record: every tier reads its points' activation here,
+    # and the first two tiers are snapped and read once even when the other beats are added to them.
+    chop_near = spread_max(chop_activation, radius)
+
+    scored = partial(
+        _tier, onset_envelope=onset_envelope, chop_near=chop_near, frame_rate_hz=frame_rate_hz, radius=radius
+    )
+    tiers = [scored(downbeats_s, DOWNBEAT_TIER), scored(peak_times, PEAK_TIER)]
+    main = _tiered(tiers, duration_s, min_distance_s)
     if main.times_s.size >= minimum:
         return _top(main, top_n)
     strong = _strong_onsets(onset_envelope) / frame_rate_hz
-    tiers += [(other_beats, BEAT_TIER), (strong, BEAT_TIER - 0.5)]
-    filled = _tiered(tiers, chop_activation, onset_envelope, frame_rate_hz, duration_s, min_distance_s, radius)
+    tiers += [scored(other_beats, BEAT_TIER), scored(strong, BEAT_TIER - 0.5)]
+    filled = _tiered(tiers, duration_s, min_distance_s)
     # Fill up to ``minimum``, not to ``top_n``: a plain beat is a candidate only because too few better ones exist.
     return _top(filled, min(top_n, max(main.times_s.size, minimum)))
 
 
-def _tiered(
-    tiers: list[tuple[np.ndarray, float]],
-    chop_activation: np.ndarray,
+@dataclass(frozen=True)
+class _Tier:
+    """The points of one tier, each snapped to its onset, with the chop head's activation near it."""
+
+    times_s: np.ndarray
+    chop_activation: np.ndarray
+    value: float
+
+
+def _tier(
+    times_s: np.ndarray,
+    value: float,
+    *,
     onset_envelope: np.ndarray,
+    chop_near: np.ndarray,
     frame_rate_hz: float,
-    duration_s: float,
-    min_distance_s: float,
     radius: int,
-) -> Candidates:
-    times = np.concatenate([np.asarray(t, dtype=np.float64) for t, _ in tiers])
-    tier = np.concatenate([np.full(np.size(t), value) for t, value in tiers])
-    on_downbeat = np.concatenate([np.full(np.size(t), value == DOWNBEAT_TIER) for t, value in tiers])
-    times = snap_to_onsets(times, onset_envelope, frame_rate_hz, radius)
-    chop = window_max(chop_activation, np.rint(times * frame_rate_hz).astype(np.int64), radius)
+) -> _Tier:
+    """``times_s`` snapped to the onsets (:func:`snap_to_onsets`) and the activation near each, read from the chop
+    head already spread over ``radius`` frames (:func:`spread_max`)."""
+    times = snap_to_onsets(np.asarray(times_s, dtype=np.float64), onset_envelope, frame_rate_hz, radius)
+    return _Tier(times, values_at(chop_near, np.rint(times * frame_rate_hz).astype(np.int64)), value)
+
+
+def _tiered(tiers: list[_Tier], duration_s: float, min_distance_s: float) -> Candidates:
+    """The tiers' points scored, kept clear of the record's end and suppressed near better ones, best first."""
+    times = np.concatenate([t.times_s for t in tiers])
+    chop = np.concatenate([t.chop_activation for t in tiers])
+    tier = np.concatenate([np.full(t.times_s.size, t.value) for t in tiers])
+    on_downbeat = np.concatenate([np.full(t.times_s.size, t.value == DOWNBEAT_TIER) for t in tiers])
     scores = np.clip((np.maximum(tier, 0.0) + chop) / TIERS, 0.0, 1.0) - np.where(tier < 0, 1e-3, 0.0)
     # A chop in the record's last moments would make a pad of a few milliseconds: keep a chop's worth of room.
     room = (times >= 0.0) & (times < duration_s - max(min_distance_s, 0.05))

@@ -357,6 +357,16 @@ def midi_bytes(
 
 # --- all at once ------------------------------------------------------------------------------------------------
 
+# The sampler programs by ``export`` choice (samplechop.service.parameters.EXPORTS) and their file suffixes.
+EXPORT_SUFFIXES = {"sfz": ".sfz", "xpm": ".xpm", "midi": ".mid"}
+
+
+def program_names(slug: str, export: str) -> list[str]:
+    """The file names of the sampler programs an ``export`` choice writes beside the slices, in the order they are
+    written: all of them for ``zip``."""
+    kinds = tuple(EXPORT_SUFFIXES) if export == "zip" else (export,)
+    return [f"{slug}{EXPORT_SUFFIXES[kind]}" for kind in kinds]
+
 
 def sampler_files(
     slug: str,
@@ -378,11 +388,13 @@ def sampler_files(
 
 __all__ = [
     "DEFAULT_ROOT_NOTE",
+    "EXPORT_SUFFIXES",
     "ExportChop",
     "export_chops",
     "key_signature",
     "midi_bytes",
     "pad_note",
+    "program_names",
     "record_slug",
     "sampler_files",
     "sfz_bytes",

@@ -44,7 +44,8 @@ class Activations:
 class FrameModel(Protocol):
     """Anything that turns a record's model input into activations (the network, or an ablation's stand-in)."""
 
-    model_id: str
+    @property
+    def model_id(self) -> str: ...  # read-only: ChopModel's is its card's, a plain attribute satisfies it too
 
     def predict(self, model_input: np.ndarray) -> Activations: ...
 
@@ -93,13 +94,7 @@ class ChopModel:
                 f"{model_path} is not the model its card {card_path_for(model_path).name} describes "
                 "(sha256 differs): export it again with samplechop-train"
             )
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        try:
-            self.session = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
-        except Exception as error:  # onnxruntime raises its own untyped exceptions for unreadable models
-            raise ModelLoadError(f"cannot load ONNX model {model_path}: {error}") from error
+        self.session = open_session(model_bytes, threads=threads, name=str(model_path))
         self.input_name = self.session.get_inputs()[0].name
         width = self.session.get_inputs()[0].shape[-1]
         if isinstance(width, int) and width != FEATURE_SPEC.n_features:
@@ -113,6 +108,33 @@ class ChopModel:
         """Activations of every frame of one record: (frames, n_features) → three (frames,) arrays."""
         if model_input.shape[0] == 0:
             return Activations.from_matrix(np.zeros((0, len(HEADS)), dtype=np.float32))
-        batch = np.ascontiguousarray(model_input[None], dtype=np.float32)
-        (output,) = self.session.run(None, {self.input_name: batch})
-        return Activations.from_matrix(np.asarray(output)[0])
+        return Activations.from_matrix(session_outputs(self.session, model_input))
+
+
+def open_session(model: Path | bytes, *, threads: int = 0, name: str | None = None) -> ort.InferenceSession:
+    """An onnxruntime session over an ONNX model (a path or its bytes) on the CPU, as the engine runs it:
+    ``threads`` intra-op threads (0: onnxruntime's choice, one per core) and one inter-op thread (the network is
+    one chain of operators, run in sequence). No card check: :class:`ChopModel` checks the card first, the trainer
+    opens a model it has just exported. ``name`` names the model in the error (the path by default).
+
+    Raises ModelLoadError when onnxruntime cannot load it.
+    """
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    try:
+        return ort.InferenceSession(
+            str(model) if isinstance(model, Path) else model, options, providers=["CPUExecutionProvider"]
+        )
+    except Exception as error:  # onnxruntime raises its own untyped exceptions for unreadable models
+        where = name or (str(model) if isinstance(model, Path) else "from bytes")
+        raise ModelLoadError(f"cannot load ONNX model {where}: {error}") from error
+
+
+def session_outputs(session: ort.InferenceSession, model_input: np.ndarray) -> np.ndarray:
+    """The network's raw outputs for one record: (frames, n_features) → (frames, heads) float32, the whole record
+    in one call (a batch of one)."""
+    batch = np.ascontiguousarray(model_input[None], dtype=np.float32)
+    (output,) = session.run(None, {session.get_inputs()[0].name: batch})
+    outputs: np.ndarray = np.asarray(output)[0]
+    return outputs

@@ -3,35 +3,30 @@
 Each step is a plain function over arrays (see the sibling modules); :class:`Chopper` holds the loaded model and
 runs them in order. Chops placed by hand (``ChopParams.points``) skip the candidates and diversification and are
 sliced exactly there (or snapped to the grid or an onset). Every chop is then cut by the length mode
-(:mod:`samplechop.service.engine.slicing`), gets its pad's MIDI note and its own key, and the files a producer loads
-are the WAV slices with clean edges and sampler chunks, the sampler programs (:mod:`samplechop.service.engine.exports`)
-and ``chops.json``. Nothing here knows about HTTP or the command line.
+(:mod:`samplechop.service.engine.slicing`), gets its pad's MIDI note and its own key. The files a producer loads
+(the WAV slices, the sampler programs and ``chops.json``) are made from the result by
+:mod:`samplechop.service.engine.writers`. Nothing here knows about HTTP or the command line.
 """
 
 from __future__ import annotations
 
-import io
-import json
 import time
-import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 import numpy as np
 
 from samplechop.service.engine.bars import BarGrid, decode_bars
 from samplechop.service.engine.candidates import Candidates, local_peaks, pick_candidates, window_max
 from samplechop.service.engine.diversify import select_diverse
-from samplechop.service.engine.exports import export_chops, record_slug, sampler_files, slice_file_name
+from samplechop.service.engine.exports import program_names, record_slug, slice_file_name
 from samplechop.service.engine.harmonic import harmonic_vectors
 from samplechop.service.engine.key import chop_keys, estimate_key
 from samplechop.service.engine.model import Activations, FrameModel
 from samplechop.service.engine.params import ChopParams, InvalidParameters
-from samplechop.service.engine.result import Chop, ChopResult
-from samplechop.service.engine.slices import EdgeOptions, SamplerInfo, clean_slice_wav_bytes
+from samplechop.service.engine.result import Chop, ChoppedRecord, ChopResult
 from samplechop.service.engine.slicing import LengthMode, slice_spans
 from samplechop.shared_features import (
     FEATURE_SPEC,
@@ -56,8 +51,6 @@ ONSET_SNAP_S = 0.15
 # half keeps the hits of a drum pattern and drops the ripples of their decays (the envelope of a decaying snare
 # wobbles at a few per cent of its attack in the synthetic grooves of tests/synth.py).
 ONSET_PEAK_SHARE = 0.5
-# The sampler programs beside the slices, by `export` choice, and their file suffixes.
-EXPORT_SUFFIXES = {"sfz": ".sfz", "xpm": ".xpm", "midi": ".mid"}
 
 BarDecoder = Callable[[Activations, FrameFeatures], BarGrid]
 
@@ -81,15 +74,6 @@ class Analysis:
     features: FrameFeatures
     activations: Activations
     grid: BarGrid
-
-
-@dataclass
-class ChoppedRecord:
-    """A chop result together with the decoded audio its slices are cut from and the parameters it was made with."""
-
-    result: ChopResult
-    audio: DecodedAudio
-    params: ChopParams = field(default_factory=ChopParams)
 
 
 @dataclass(frozen=True)
@@ -202,7 +186,7 @@ class Chopper:
             candidates=chosen.candidates,
             slug=slug,
             key=key,
-            exports=[f"{slug}{EXPORT_SUFFIXES[kind]}" for kind in _exported(params.export)] if chops else [],
+            exports=program_names(slug, params.export) if chops else [],
             timings_s=clock.timings,
         )
         return ChoppedRecord(result=result, audio=audio, params=params)
@@ -302,11 +286,6 @@ def default_bar_decoder(activations: Activations, features: FrameFeatures) -> Ba
     return decode_bars(activations.beat, activations.downbeat, frame_rate_hz=features.frame_rate_hz)
 
 
-def slice_name(chop: Chop) -> str:
-    """The chop's WAV file name (``<slug>_NN.wav``)."""
-    return chop.file
-
-
 def _check_points_fit(points: tuple[float, ...], audio: DecodedAudio) -> None:
     """Hand-placed points must start inside the record, each on a sample of its own (InvalidParameters)."""
     rate = audio.original_rate
@@ -396,128 +375,15 @@ def root_note_for(chops: int, root_note: int) -> int:
     return max(0, min(root_note, 128 - max(chops, 1)))
 
 
-def _exported(export: str) -> tuple[str, ...]:
-    """The sampler programs an ``export`` choice writes beside the slices: all of them for ``zip``."""
-    return tuple(EXPORT_SUFFIXES) if export == "zip" else (export,)
-
-
-def slice_files(record: ChoppedRecord, bit_depth: int | None = None) -> Iterator[tuple[str, bytes]]:
-    """(file name, WAV bytes) of every chop, in time order, at the record's own rate and channels: clean edges
-    (DC removed, short fades, the loop crossfade on loop slices) and ``smpl``/``acid`` chunks (the pad's note, the
-    loop over the whole slice, the tempo)."""
-    depth = bit_depth or record.params.bit_depth
-    audio = record.audio
-    edges = EdgeOptions(loop_crossfade_s=record.params.loop_crossfade_s)
-    for chop in record.result.chops:
-        sampler = SamplerInfo(
-            unity_note=chop.note,
-            loop=chop.loop,
-            tempo_bpm=chop.tempo_bpm,
-            beats=chop.length_beats,
-            beats_per_bar=record.result.beats_per_bar,
-        )
-        data = clean_slice_wav_bytes(
-            audio,
-            chop.start_sample,
-            chop.end_sample,
-            sample_rate_hz=audio.original_rate,
-            channels=audio.channels,
-            bit_depth=depth,
-            loop=chop.loop,
-            edges=edges,
-            sampler=sampler,
-        )
-        yield chop.file, data
-
-
-def program_files(record: ChoppedRecord) -> dict[str, bytes]:
-    """The sampler programs the ``export`` choice asks for, by file name: an SFZ instrument, an MPC drum program
-    and a MIDI file that replays the chops in their original timing, each pointing at the slices beside it."""
-    result = record.result
-    if not result.chops:
-        return {}
-    exported = export_chops(
-        result.slug,
-        [(chop.start_sample, chop.end_sample) for chop in result.chops],
-        sample_rate_hz=result.sample_rate,
-        loops=[chop.loop for chop in result.chops],
-        root_note=result.chops[0].note,
-    )
-    programs = sampler_files(
-        result.slug, exported, tempo_bpm=result.tempo_bpm, beats_per_bar=result.beats_per_bar, key=result.key
-    )
-    wanted = {f"{result.slug}{EXPORT_SUFFIXES[kind]}" for kind in _exported(record.params.export)}
-    return {name: data for name, data in programs.items() if name in wanted}
-
-
-def record_files(record: ChoppedRecord, extra: dict[str, object] | None = None) -> Iterator[tuple[str, bytes]]:
-    """Every file of a chopped record, as the zip and ``--out`` hold them: the WAV slices, the sampler programs,
-    then ``chops.json``."""
-    yield from slice_files(record)
-    yield from program_files(record).items()
-    yield "chops.json", result_json(record, extra).encode()
-
-
-def result_json(record: ChoppedRecord, extra: dict[str, object] | None = None) -> str:
-    document = record.result.to_dict()
-    if extra:
-        document.update(extra)
-    return json.dumps(document, indent=2)
-
-
-def write_zip(record: ChoppedRecord, target: IO[bytes], extra: dict[str, object] | None = None) -> None:
-    """Write the slices, the sampler programs and ``chops.json`` as a zip archive to an open binary file."""
-    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_STORED) as archive:
-        for name, data in record_files(record, extra):
-            archive.writestr(name, data)
-
-
-def zip_bytes(record: ChoppedRecord, extra: dict[str, object] | None = None) -> bytes:
-    buffer = io.BytesIO()
-    write_zip(record, buffer, extra)
-    return buffer.getvalue()
-
-
-def zip_name(record: ChoppedRecord) -> str:
-    """The zip's file name: the record's (``vibe-ace.zip``)."""
-    return f"{record.result.slug}.zip"
-
-
-def write_slices(record: ChoppedRecord, out_dir: Path) -> list[Path]:
-    """Write the record's files (slices, sampler programs, ``chops.json``) into ``out_dir``; each file appears
-    whole or not at all. Names are the engine's own (a slug, ``_NN.wav``): none can leave ``out_dir``."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    for name, data in record_files(record):
-        target = out_dir / name
-        if target.parent != out_dir:  # pragma: no cover - slugs hold no separators; kept as a guard
-            raise ValueError(f"refusing to write {name!r} outside {out_dir}")
-        partial = target.with_name(f".{name}.partial")
-        partial.write_bytes(data)
-        partial.replace(target)
-        written.append(target)
-    return written
-
-
 __all__ = [
-    "EXPORT_SUFFIXES",
     "Analysis",
     "AudioDecodeError",
     "BarDecoder",
-    "ChoppedRecord",
     "Chopper",
     "RecordTooLong",
     "RecordTooShort",
     "SilentRecord",
     "nearest_onsets",
     "on_downbeats",
-    "program_files",
-    "record_files",
-    "result_json",
     "root_note_for",
-    "slice_files",
-    "write_slices",
-    "write_zip",
-    "zip_bytes",
-    "zip_name",
 ]

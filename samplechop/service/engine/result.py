@@ -1,4 +1,4 @@
-"""The result of a chop: what the CLI prints and the HTTP API returns."""
+"""The result of a chop (what the CLI prints and the HTTP API returns) and the chopped record it is cut from."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 
 from samplechop.service.engine.key import Key
+from samplechop.service.engine.params import ChopParams
+from samplechop.shared_features import DecodedAudio
 
 GRID_DECIMALS = 4  # 0.1 ms: far below a frame (20 ms), short enough for a 30-minute grid in the JSON
 # Times are written to the microsecond: below a sample at every rate up to 500 kHz, so `round(start * rate)` gives
@@ -136,3 +138,13 @@ class ChopResult:
             "chops": [chop.to_dict() for chop in self.chops],
             "exports": list(self.exports),
         }
+
+
+@dataclass
+class ChoppedRecord:
+    """A chop result together with the decoded audio its slices are cut from and the parameters it was made with:
+    what the writers (:mod:`samplechop.service.engine.writers`) turn into files."""
+
+    result: ChopResult
+    audio: DecodedAudio
+    params: ChopParams = field(default_factory=ChopParams)
