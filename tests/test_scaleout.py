@@ -196,6 +196,7 @@ def _zip_document(content: bytes) -> dict:
 
 
 @needs_haproxy
+@pytest.mark.slow  # starts S3, two replica processes and HAProxy
 def test_a_result_made_on_one_replica_is_served_by_the_other(stack: Stack, record: bytes) -> None:
     with httpx.Client(timeout=60) as session:
         made = _chop(session, stack.balancer_url, record)
@@ -214,6 +215,7 @@ def test_a_result_made_on_one_replica_is_served_by_the_other(stack: Stack, recor
 
 
 @needs_haproxy
+@pytest.mark.slow  # starts S3, two replica processes and HAProxy
 def test_a_replica_killed_during_load_loses_no_stored_result(stack: Stack, record: bytes) -> None:
     """Three clients chop through the balancer; once 4 requests have been answered, replica-1 is killed with
     SIGKILL, and each client goes on until it has started 3 requests ``SETTLE_S`` after the kill (at most 20

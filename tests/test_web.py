@@ -383,6 +383,7 @@ def _screenshot(page: Any, name: str, tmp_path: Path) -> Path:
     return shot
 
 
+@pytest.mark.slow  # a real browser
 def test_chops_grid_zoom_and_labels(open_page: Callable[..., Any], tmp_path: Path) -> None:
     page = open_page(DESKTOP)
     assert page.locator("#rechop").is_disabled()
@@ -458,6 +459,7 @@ def test_chops_grid_zoom_and_labels(open_page: Callable[..., Any], tmp_path: Pat
     assert page.input_value("#chops") == "24"
 
 
+@pytest.mark.slow  # a real browser
 def test_edit_chops_by_hand(open_page: Callable[..., Any]) -> None:
     page = open_page(DESKTOP)
     document = _chop(page, DRUMS)
@@ -586,6 +588,7 @@ def test_edit_chops_by_hand(open_page: Callable[..., Any]) -> None:
         assert page.get_attribute("#download", "href") == document["zip_url"]
 
 
+@pytest.mark.slow  # a real browser
 def test_pads_play_like_a_sampler(open_page: Callable[..., Any]) -> None:
     page = open_page(DESKTOP)
     document = _chop(page, DRUMS)
@@ -675,7 +678,11 @@ def test_pads_play_like_a_sampler(open_page: Callable[..., Any]) -> None:
 
     # Space elsewhere plays the record from the cursor, with a playhead; Space again pauses it there
     cursor_s = chops[2]["start"] + 0.5
+    # The pad clicks above may have scrolled the page: bring the waveform back and measure it again before clicking.
+    page.locator("#wave").scroll_into_view_if_needed()
+    view = _view(page)
     page.mouse.click(view["left"] + (cursor_s - view["start"]) * view["pxPerS"], view["top"] + 20)
+    assert float(page.get_attribute("#cursor", "data-t")) == pytest.approx(cursor_s, abs=0.05)
     page.keyboard.press("Space")
     _wait_sounding(page, "record")
     assert page.get_attribute("#play-all", "aria-pressed") == "true"
@@ -742,6 +749,7 @@ def _drag_out(page: Any, selector: str) -> dict[str, Any]:
     )
 
 
+@pytest.mark.slow  # a real browser
 def test_a_chop_leaves_as_a_wav_file(open_page: Callable[..., Any], web_server: Server) -> None:
     page = open_page(DESKTOP)
     document = _chop(page, DRUMS)
@@ -814,6 +822,7 @@ def test_a_chop_leaves_as_a_wav_file(open_page: Callable[..., Any], web_server: 
         check(name, deep, k, "PCM_24")
 
 
+@pytest.mark.slow  # a real browser
 def test_text_fields_keep_their_keys_and_settings_go_stale(open_page: Callable[..., Any]) -> None:
     page = open_page(DESKTOP)
     _chop(page, DRUMS)
@@ -861,6 +870,7 @@ def test_text_fields_keep_their_keys_and_settings_go_stale(open_page: Callable[.
             assert f'name="{name}"' not in (answer.value.request.post_data_buffer or b"").decode("latin-1")
 
 
+@pytest.mark.slow  # a real browser
 def test_errors_read_as_sentences_next_to_their_field(
     open_page: Callable[..., Any], records: dict[str, Path], web_server: Server
 ) -> None:
@@ -919,6 +929,7 @@ def _is_chop_request(request: Any) -> bool:
     return request.url.endswith("/chop") and request.method == "POST"
 
 
+@pytest.mark.slow  # a real browser
 def test_phone_layout_and_accessibility(open_page: Callable[..., Any], tmp_path: Path) -> None:
     page = open_page(PHONE)
     document = _chop(page, DRUMS, chops="16", top_n="32")
@@ -976,6 +987,7 @@ def test_phone_layout_and_accessibility(open_page: Callable[..., Any], tmp_path:
     page.wait_for_selector("#shortcuts:not([open])", state="attached")
 
 
+@pytest.mark.slow  # a real browser
 def test_time_from_drop_to_chops(open_page: Callable[..., Any], capsys: pytest.CaptureFixture[str]) -> None:
     """Drop a 60-s record five times; the page's own clock from the drop to the chops drawn. Median reported."""
     page = open_page(DESKTOP)

@@ -23,7 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from samplechop.shared_features import FEATURE_SPEC, compute_features, decode_audio
-from samplechop.trainer.labels import read_beat_rows, read_chop_times
+from samplechop.trainer.annotations import read_beat_rows, read_chop_times
 
 # The network's three per-frame outputs, in this order everywhere (targets, ONNX output, engine).
 HEADS = ("beat", "downbeat", "chop")

@@ -23,7 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from samplechop.shared_features.audio import decode_audio
-from samplechop.trainer.labels import frame_labels, read_chop_times
+from samplechop.trainer.annotations import frame_labels, read_chop_times
 from samplechop.trainer.seed.augment import MAX_SHIFT, extended_cqt, shifted_summed_cqt
 from samplechop.trainer.seed.features import SEED_SPEC, feature_windows, record_features
 from samplechop.trainer.sequences import assign_splits

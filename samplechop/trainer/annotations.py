@@ -1,4 +1,5 @@
-"""Chop-time labels: reading the seed's text format and turning times into per-frame targets."""
+"""Reading the corpus's annotation files (``NAME.txt`` chop times, ``NAME.beats`` beat rows) and turning times into
+per-frame targets. (Making those labels from an arrangement is :mod:`samplechop.trainer.corpus.labels`.)"""
 
 from __future__ import annotations
 
