@@ -22,7 +22,6 @@ import io
 import json
 import os
 import re
-import statistics
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -988,16 +987,12 @@ def test_phone_layout_and_accessibility(open_page: Callable[..., Any], tmp_path:
 
 
 @pytest.mark.slow  # a real browser
-def test_time_from_drop_to_chops(open_page: Callable[..., Any], capsys: pytest.CaptureFixture[str]) -> None:
-    """Drop a 60-s record five times; the page's own clock from the drop to the chops drawn. Median reported."""
+def test_a_dropped_record_is_chopped_and_timed(open_page: Callable[..., Any]) -> None:
+    """Drop a 61.5-s record on the page: it is chopped, its chops are drawn, and the page clocks the drop to the
+    chops on screen (bench/web.py reports that time against the API's own)."""
     page = open_page(DESKTOP)
-    times_ms = []
-    for run in range(5):
-        response = _drop(page, SIXTY_S)
-        assert response.status == 200, response.text()
-        page.wait_for_function(f"() => window.sampleChop.timings().length === {run + 1}")
-        times_ms.append(page.evaluate("() => window.sampleChop.timings().at(-1)"))
-    median = statistics.median(times_ms)
-    with capsys.disabled():
-        print(f"\ndrop a {SIXTY_S.name} (61.5 s) → chops on screen: median {median:.0f} ms of {times_ms}")
-    assert median < 10_000
+    response = _drop(page, SIXTY_S)
+    assert response.status == 200, response.text()
+    page.wait_for_function("() => window.sampleChop.timings().length === 1")
+    assert page.evaluate("() => window.sampleChop.timings()[0]") > 0
+    assert len(_regions(page)) == len(response.json()["chops"]) > 0
