@@ -27,7 +27,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -45,6 +44,10 @@ import numpy as np
 import soundfile as sf
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests.live_server import free_port, serve_command  # noqa: E402
+
 HAPROXY_CONFIG = REPO / "deploy" / "haproxy.cfg"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 RATE = 44_100
@@ -155,12 +158,6 @@ async def drive(url: str, record: bytes, clients: int, seconds: float, limit: in
 # --- servers --------------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def wait_until(what: str, ready: Callable[[], bool], process: subprocess.Popen[bytes], log: IO[bytes]) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while True:
@@ -191,10 +188,8 @@ def ready_in_a_row(url: str, count: int) -> Callable[[], bool]:
 def start_server(env: dict[str, str], workers: int, log: IO[bytes]) -> tuple[subprocess.Popen[bytes], str]:
     """``samplechop serve`` on a free loopback port."""
     port = free_port()
-    command = [sys.executable, "-m", "samplechop.service.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    process = subprocess.Popen(
-        [*command, "--workers", str(workers)], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
-    )
+    command = serve_command(port, "--workers", str(workers))
+    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     wait_until("samplechop serve", ready_in_a_row(url, 3 * workers), process, log)
     return process, url

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -14,6 +16,29 @@ import uvicorn
 from samplechop.service.api.app import create_app
 from samplechop.service.api.protocol import uvicorn_options
 from samplechop.service.api.settings import Settings
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now (the OS picks it), for a server started as another process."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def serve_command(port: int, *options: str) -> list[str]:
+    """``samplechop serve`` on a loopback port with this interpreter, as a user runs it (``options``: more flags)."""
+    return [
+        sys.executable,
+        "-m",
+        "samplechop.service.cli",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        *options,
+    ]
 
 
 def shipped_model_path() -> Path:

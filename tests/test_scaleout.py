@@ -17,7 +17,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -31,7 +30,7 @@ import httpx
 import pytest
 import soundfile as sf
 
-from tests.live_server import shipped_model_path
+from tests.live_server import free_port, serve_command, shipped_model_path
 from tests.synth import beat_record
 
 REPO = Path(__file__).resolve().parent.parent
@@ -48,12 +47,6 @@ COMPOSE = REPO / "compose.yaml"
 needs_haproxy = pytest.mark.skipif(
     HAPROXY is None, reason="HAProxy is not installed here (apt-get install haproxy; .ci/run installs it)"
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _wait(what: str, ready: Callable[[], bool], process: subprocess.Popen[bytes], log: Path) -> None:
@@ -115,7 +108,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         return process, log
 
     try:
-        s3_port = _free_port()
+        s3_port = free_port()
         endpoint = f"http://127.0.0.1:{s3_port}"
         moto, moto_log = spawn(
             "moto", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(s3_port)], dict(os.environ)
@@ -133,24 +126,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         }
         replicas, urls, started = {}, {}, []
         for name in ("replica-1", "replica-2"):
-            port = _free_port()
-            command = [
-                sys.executable,
-                "-m",
-                "samplechop.service.cli",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ]
-            replicas[name], log = spawn(name, command, replica_env)
+            port = free_port()
+            replicas[name], log = spawn(name, serve_command(port), replica_env)
             urls[name] = f"http://127.0.0.1:{port}"
             started.append((name, log))
         for name, log in started:
             _wait(name, lambda url=urls[name]: httpx.get(url + "/readyz").status_code == 200, replicas[name], log)
 
-        lb_port = _free_port()
+        lb_port = free_port()
         balancer_env = {
             **os.environ,
             "LB_BIND": f"127.0.0.1:{lb_port}",

@@ -21,7 +21,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import zipfile
@@ -45,7 +44,7 @@ from samplechop.service.api.settings import Settings
 from samplechop.service.engine import DEFAULT_MODEL_PATH
 from samplechop.service.engine.slices import riff_chunks
 from samplechop.shared_features import FEATURE_VERSION
-from tests.live_server import Server, shipped_model_path
+from tests.live_server import Server, free_port, serve_command, shipped_model_path
 from tests.synth import beat_record
 
 TRUMPET = Path(__file__).resolve().parents[2] / "shared" / "data" / "listen" / "sorohanro_-_solo-trumpet-06.hq.ogg"
@@ -663,7 +662,7 @@ def test_samplechop_serve_with_two_workers(
     made_by_a = _post(client, records["beats.wav"]).json()
     private_tmp = workspace / "serve-tmp"
     private_tmp.mkdir()
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "TMPDIR": str(private_tmp),
@@ -672,18 +671,7 @@ def test_samplechop_serve_with_two_workers(
         "SAMPLECHOP_WORKER_THREADS": "1",
         "SAMPLECHOP_WARMUP": "false",  # warm-up is tested above; here it would only double the JIT time
     }
-    command = [
-        sys.executable,
-        "-m",
-        "samplechop.service.cli",
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "2",
-    ]
+    command = serve_command(port, "--workers", "2")
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -714,12 +702,6 @@ def test_samplechop_serve_with_two_workers(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_default_store_is_under_the_temp_dir() -> None:
