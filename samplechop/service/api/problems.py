@@ -19,7 +19,6 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-import samplechop.shared_features.audio
 from samplechop.service.engine import (
     AudioDecodeError,
     InvalidParameters,
@@ -27,6 +26,7 @@ from samplechop.service.engine import (
     RecordTooShort,
     SilentRecord,
 )
+from samplechop.shared_features.audio import AudioLimitError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 # Long enough for every real route (/chops/<22 characters>.zip is 33); a request line can be 16 KB.
@@ -85,10 +85,6 @@ class UploadsBusy(ProblemError):
     status, slug, title = 503, "busy", "Too many uploads at once"
 
 
-# The decoder's "readable, but beyond what is analysed" (rate, channels, samples); looked up by name so the service
-# also runs against a decoder that does not have it yet.
-AudioLimitError: type[Exception] | None = getattr(samplechop.shared_features.audio, "AudioLimitError", None)
-
 # Engine errors: bad input, never a 500. (status, slug, title); a subclass comes before its base, and the engine's
 # RecordTooLong before the decoder's AudioLimitError (the engine raises the former from the latter's AudioTooLong).
 ENGINE_PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
@@ -97,9 +93,9 @@ ENGINE_PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
     RecordTooShort: (422, "record-too-short", "Record too short"),
     SilentRecord: (422, "silent-record", "Silent record"),
     InvalidParameters: (422, "invalid-parameters", "Invalid parameters"),
+    # the decoder's "readable, but beyond what is analysed" (rate, channels, samples)
+    AudioLimitError: (422, "beyond-analysis-limits", "Audio beyond the analysis limits"),
 }
-if AudioLimitError is not None:
-    ENGINE_PROBLEMS[AudioLimitError] = (422, "beyond-analysis-limits", "Audio beyond the analysis limits")
 
 
 def problem_type(slug: str) -> str:
